@@ -1,0 +1,67 @@
+//! The todo-chatbot backend: accounts, the task REST API, health and OpenAPI docs.
+
+pub mod config;
+mod extract;
+mod openapi;
+mod routes;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::{get, patch, post};
+use todo_core::auth::{JwksVerifier, TokenIssuer, TokenVerifier};
+use todo_core::db::Db;
+use todo_core::http::{health_routes, with_common_layers};
+use utoipa::OpenApi as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use config::BackendConfig;
+pub use openapi::ApiDoc;
+pub use state::AppState;
+
+/// How long start-up waits for the database before giving up.
+const DATABASE_STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Connects to the database, applies migrations and builds the application.
+pub async fn build(config: &BackendConfig) -> anyhow::Result<Router> {
+    let db = Db::connect_and_migrate(&config.database, DATABASE_STARTUP_DEADLINE)
+        .await
+        .context("cannot prepare the database")?;
+    let jwks = config.jwks.clone().map(JwksVerifier::new).transpose()?.map(Arc::new);
+    let state = AppState {
+        db,
+        issuer: Arc::new(TokenIssuer::new(&config.tokens)),
+        verifier: Arc::new(TokenVerifier::new(&config.tokens, jwks)),
+    };
+    Ok(router(state, config))
+}
+
+pub fn router(state: AppState, config: &BackendConfig) -> Router {
+    let api = Router::new()
+        .route("/api/auth/sign-up", post(routes::auth::sign_up))
+        .route("/api/auth/sign-in", post(routes::auth::sign_in))
+        .route("/api/auth/me", get(routes::auth::me))
+        .route(
+            "/api/{user_id}/tasks",
+            get(routes::tasks::list).post(routes::tasks::create),
+        )
+        .route(
+            "/api/{user_id}/tasks/{id}",
+            get(routes::tasks::get_one)
+                .put(routes::tasks::update)
+                .delete(routes::tasks::delete),
+        )
+        .route(
+            "/api/{user_id}/tasks/{id}/complete",
+            patch(routes::tasks::toggle_complete),
+        )
+        .with_state(state.clone());
+    let app = Router::new()
+        .merge(api)
+        .merge(health_routes(Arc::new(state.db.clone())))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()));
+    with_common_layers(app, &config.service)
+}

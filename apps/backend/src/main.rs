@@ -1,0 +1,15 @@
+use anyhow::Context as _;
+use todo_backend::BackendConfig;
+use todo_core::config::{Env, LogFormat};
+use todo_core::http::{bind, serve, shutdown_signal};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = BackendConfig::from_env(Env::from_process());
+    todo_core::telemetry::init(config.as_ref().map_or(LogFormat::Json, |c| c.service.log_format));
+    let config = config.context("todo-backend cannot start")?;
+    let app = todo_backend::build(&config).await?;
+    let listener = bind(config.service.addr).await?;
+    tracing::info!(addr = %config.service.addr, "todo-backend listening");
+    serve(listener, app, shutdown_signal(), config.service.shutdown_timeout).await
+}

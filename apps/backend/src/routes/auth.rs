@@ -1,0 +1,168 @@
+//! Accounts: sign-up, sign-in and the current user.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use todo_core::auth::{hash_password, verify_password};
+use todo_core::domain::{self, User};
+use todo_core::http::{ApiError, ApiJson, AuthUser, ErrorBody};
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    /// Used to sign in; compared case-insensitively.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// At least 8 characters.
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+    #[schema(example = "Ada")]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// A signed-in session: the bearer token and who it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub token: String,
+    pub user: UserView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// Absent for users of an external Better Auth server.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        UserView {
+            id: user.id,
+            email: Some(user.email),
+            name: Some(user.name),
+            created_at: Some(user.created_at),
+        }
+    }
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/api/auth/sign-up", tag = "auth", request_body = SignUpRequest,
+    responses(
+        (status = 201, body = SessionResponse),
+        (status = 409, description = "email already registered", body = ErrorBody),
+        (status = 422, description = "invalid email, password or name", body = ErrorBody),
+    ))]
+pub async fn sign_up(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<SignUpRequest>,
+) -> Result<(StatusCode, ApiJson<SessionResponse>), ApiError> {
+    let email = domain::validate_email(&request.email)?;
+    domain::validate_password(&request.password)?;
+    let name = domain::validate_name(&request.name)?;
+    let password_hash = hash_password(request.password).await.map_err(ApiError::internal)?;
+    let user = User {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        name,
+        password_hash,
+        created_at: Utc::now(),
+    };
+    state.db.create_user(&user).await?;
+    tracing::info!(user_id = %user.id, "account created");
+    let token = state
+        .issuer
+        .issue(&user.id, &user.email, &user.name)
+        .map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(SessionResponse {
+            token,
+            user: user.into(),
+        }),
+    ))
+}
+
+/// A well-formed hash that never matches, verified when the email is unknown so that both
+/// failures take the same time and responses don't reveal which emails are registered.
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3X1ZbTzIJyxyV6FM/ZbSBoD2PKmMg0XMl6uEQTBAlmk";
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/auth/sign-in", tag = "auth", request_body = SignInRequest,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 401, description = "wrong email or password", body = ErrorBody),
+    ))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<SignInRequest>,
+) -> Result<ApiJson<SessionResponse>, ApiError> {
+    let user = state.db.find_user_by_email(request.email.trim()).await?;
+    let stored = user
+        .as_ref()
+        .map_or(DECOY_HASH, |u| u.password_hash.as_str())
+        .to_string();
+    let matches = verify_password(request.password, stored)
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => return Err(ApiError::unauthorized("wrong email or password")),
+    };
+    let token = state
+        .issuer
+        .issue(&user.id, &user.email, &user.name)
+        .map_err(ApiError::internal)?;
+    Ok(ApiJson(SessionResponse {
+        token,
+        user: user.into(),
+    }))
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<ApiJson<UserView>, ApiError> {
+    let view = match state.db.find_user(user.id()).await? {
+        Some(stored) => stored.into(),
+        // Signed in through an external Better Auth server: its token is all we know.
+        None => UserView {
+            id: user.claims.sub.clone(),
+            email: user.claims.email.clone(),
+            name: user.claims.name.clone(),
+            created_at: None,
+        },
+    };
+    Ok(ApiJson(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_decoy_hash_is_well_formed_so_unknown_emails_cost_a_real_verification() {
+        use argon2_check::parses;
+        assert!(parses(DECOY_HASH));
+        assert!(!verify_password("anything".into(), DECOY_HASH.into()).await.unwrap());
+    }
+
+    mod argon2_check {
+        pub fn parses(hash: &str) -> bool {
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$") && hash.split('$').count() == 6
+        }
+    }
+}

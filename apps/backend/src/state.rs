@@ -1,0 +1,19 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use todo_core::auth::{TokenIssuer, TokenVerifier};
+use todo_core::db::Db;
+
+/// Everything a handler may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub issuer: Arc<TokenIssuer>,
+    pub verifier: Arc<TokenVerifier>,
+}
+
+impl FromRef<AppState> for Arc<TokenVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}

@@ -1,0 +1,14 @@
+//! Authentication shared by every service that checks tokens.
+//!
+//! Two kinds of bearer token are accepted:
+//! - HS256 tokens this system issues, signed with `BETTER_AUTH_SECRET`;
+//! - EdDSA tokens from an external Better Auth server, checked against its JWKS
+//!   (`AUTH_JWKS_URL`), so a Next.js + Better Auth front end can use these services unchanged.
+
+mod jwks;
+mod password;
+mod tokens;
+
+pub use jwks::{JwksConfig, JwksVerifier};
+pub use password::{hash_password, verify_password};
+pub use tokens::{Claims, TokenConfig, TokenError, TokenIssuer, TokenVerifier};

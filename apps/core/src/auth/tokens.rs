@@ -1,0 +1,192 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::jwks::JwksVerifier;
+
+/// The claims of a token; `sub` is the user id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub iss: String,
+    pub aud: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Why a token was refused. All of these answer 401; the detail goes to logs, not to clients.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("token has expired")]
+    Expired,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// Settings for the tokens this system issues and accepts.
+#[derive(Clone)]
+pub struct TokenConfig {
+    pub secret: Vec<u8>,
+    pub issuer: String,
+    pub audience: String,
+    pub ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenConfig {
+    // The secret is never printed, not even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+/// Issues HS256 tokens.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: EncodingKey,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl TokenIssuer {
+    pub fn new(config: &TokenConfig) -> Self {
+        TokenIssuer {
+            key: EncodingKey::from_secret(&config.secret),
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            ttl: config.ttl,
+        }
+    }
+
+    pub fn issue(&self, user_id: &str, email: &str, name: &str) -> Result<String, TokenError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            iat: now,
+            exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            email: Some(email.to_string()),
+            name: Some(name.to_string()),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+            .map_err(|e| TokenError::Invalid(format!("signing failed: {e}")))
+    }
+}
+
+/// Verifies bearer tokens: HS256 with the shared secret, and EdDSA against a JWKS when configured.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    hs256_key: DecodingKey,
+    hs256_validation: Validation,
+    jwks: Option<Arc<JwksVerifier>>,
+}
+
+impl TokenVerifier {
+    pub fn new(config: &TokenConfig, jwks: Option<Arc<JwksVerifier>>) -> Self {
+        TokenVerifier {
+            hs256_key: DecodingKey::from_secret(&config.secret),
+            hs256_validation: validation(Algorithm::HS256, &config.issuer, &config.audience),
+            jwks,
+        }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        // The header is untrusted; it only chooses which key may verify the signature. A token whose
+        // `alg` is `none` or anything unlisted fails here or in `decode`.
+        let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        match header.alg {
+            Algorithm::HS256 => decode(token, &self.hs256_key, &self.hs256_validation),
+            Algorithm::EdDSA => match &self.jwks {
+                Some(jwks) => jwks.verify(token, header.kid.as_deref()).await,
+                None => Err(TokenError::Invalid(
+                    "EdDSA tokens are not accepted: AUTH_JWKS_URL is not set".into(),
+                )),
+            },
+            other => Err(TokenError::Invalid(format!("algorithm {other:?} is not accepted"))),
+        }
+    }
+}
+
+pub(super) fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience]);
+    v.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    v.leeway = 30;
+    v
+}
+
+pub(super) fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Claims, TokenError> {
+    use jsonwebtoken::errors::ErrorKind;
+    let data = jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|e| match e.kind() {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        _ => TokenError::Invalid(e.to_string()),
+    })?;
+    if data.claims.sub.trim().is_empty() {
+        return Err(TokenError::Invalid("empty subject".into()));
+    }
+    Ok(data.claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> TokenConfig {
+        TokenConfig {
+            secret: b"0123456789abcdef0123456789abcdef".to_vec(),
+            issuer: "todo-chatbot".into(),
+            audience: "todo-chatbot".into(),
+            ttl: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn issued_tokens_verify_and_carry_the_subject() {
+        let token = TokenIssuer::new(&config()).issue("u1", "a@example.com", "Ada").unwrap();
+        let claims = TokenVerifier::new(&config(), None).verify(&token).await.unwrap();
+        assert_eq!(claims.sub, "u1");
+    }
+
+    #[tokio::test]
+    async fn a_token_from_another_secret_or_audience_is_refused() {
+        let token = TokenIssuer::new(&config()).issue("u1", "a@example.com", "Ada").unwrap();
+        let mut other = config();
+        other.secret = b"another-secret-another-secret-xx".to_vec();
+        assert!(TokenVerifier::new(&other, None).verify(&token).await.is_err());
+        let mut other = config();
+        other.audience = "someone-else".into();
+        assert!(TokenVerifier::new(&other, None).verify(&token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn alg_none_is_refused() {
+        use base64::Engine;
+        let encode = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let header = encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = encode(br#"{"sub":"u1","exp":9999999999,"iat":0,"iss":"todo-chatbot","aud":"todo-chatbot"}"#);
+        let token = format!("{header}.{body}.");
+        assert!(TokenVerifier::new(&config(), None).verify(&token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_secret_is_not_in_debug_output() {
+        assert!(!format!("{:?}", config()).contains("0123456789abcdef"));
+    }
+}

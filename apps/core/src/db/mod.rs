@@ -1,0 +1,179 @@
+//! The data layer: one `Db` handle over PostgreSQL (deployments) or SQLite (the embedded
+//! default), the same SQL for both, and the repositories that use it.
+//!
+//! Typed pools are used rather than sqlx's `Any` driver so that each backend keeps its native
+//! types (TIMESTAMPTZ, BOOLEAN) and prepared-statement caching; `on_pool!` runs one query text on
+//! whichever pool is configured. Every statement uses `$n` placeholders, which both drivers accept.
+
+mod error;
+mod migrate;
+pub mod tasks;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use error::StoreError;
+
+/// Runs `$body` with `$pool` bound to the concrete pool, whichever backend is configured.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Which database engine a `Db` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// Picks the backend from a `DATABASE_URL`, or explains which schemes are accepted.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else {
+            Err(StoreError::Config(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
+            ))
+        }
+    }
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before it fails with 503.
+    pub acquire_timeout: Duration,
+}
+
+impl DbOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        DbOptions {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A cheap-to-clone handle on the connection pool.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Db {
+    /// Opens the pool lazily: no connection is made until the first query, so a service can start
+    /// (and report not-ready) while its database is still coming up.
+    pub fn connect_lazy(options: &DbOptions) -> Result<Db, StoreError> {
+        match Backend::from_url(&options.url)? {
+            Backend::Postgres => {
+                let connect = PgConnectOptions::from_str(&options.url)
+                    .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_lazy_with(connect);
+                Ok(Db::Postgres(pool))
+            }
+            Backend::Sqlite => {
+                let connect = SqliteConnectOptions::from_str(&options.url)
+                    .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                let in_memory = connect.get_filename().as_os_str() == ":memory:" || options.url.contains("mode=memory");
+                let connect = if in_memory {
+                    connect
+                } else {
+                    if let Some(parent) = connect.get_filename().parent()
+                        && !parent.as_os_str().is_empty()
+                    {
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            StoreError::Config(format!("cannot create the database folder {}: {e}", parent.display()))
+                        })?;
+                    }
+                    connect
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                };
+                let mut pool = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout);
+                if in_memory {
+                    // An in-memory database lives as long as one connection to it does.
+                    pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
+                }
+                Ok(Db::Sqlite(pool.connect_lazy_with(connect)))
+            }
+        }
+    }
+
+    /// Connects, retrying until `deadline` passes, then applies pending migrations.
+    pub async fn connect_and_migrate(options: &DbOptions, deadline: Duration) -> Result<Db, StoreError> {
+        let db = Db::connect_lazy(options)?;
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match db.ping().await {
+                Ok(()) => break,
+                Err(err) if started.elapsed() < deadline => {
+                    tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Postgres(_) => Backend::Postgres,
+            Db::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// A round trip to the database; what `/readyz` reports.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Applies pending migrations. On PostgreSQL, sqlx holds an advisory lock meanwhile, so replicas
+    /// starting together apply each migration exactly once. SQLite has no such lock; it is the
+    /// single-node embedded mode, so serialising migrations within the process is enough.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        static SQLITE_MIGRATIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let migrator = migrate::migrator(self.backend());
+        match self {
+            Db::Postgres(pool) => migrator.run(pool).await?,
+            Db::Sqlite(pool) => {
+                let _guard = SQLITE_MIGRATIONS.lock().await;
+                migrator.run(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}

@@ -1,0 +1,116 @@
+//! Task repository. Every statement is scoped by `user_id`, so one user's id can never reach
+//! another user's row: a foreign task id behaves exactly like a missing one.
+
+use chrono::Utc;
+
+use super::{Db, StoreError, on_pool};
+use crate::domain::{NewTask, StatusFilter, Task, TaskChanges};
+
+macro_rules! returning {
+    ($sql:literal) => {
+        concat!(
+            $sql,
+            " RETURNING id, user_id, title, description, completed, created_at, updated_at"
+        )
+    };
+}
+
+impl Db {
+    pub async fn list_tasks(&self, user_id: &str, filter: StatusFilter) -> Result<Vec<Task>, StoreError> {
+        let (sql, completed) = match filter {
+            StatusFilter::All => (
+                "SELECT id, user_id, title, description, completed, created_at, updated_at \
+                 FROM tasks WHERE user_id = $1 ORDER BY id",
+                None,
+            ),
+            StatusFilter::Pending => (
+                "SELECT id, user_id, title, description, completed, created_at, updated_at \
+                 FROM tasks WHERE user_id = $1 AND completed = $2 ORDER BY id",
+                Some(false),
+            ),
+            StatusFilter::Completed => (
+                "SELECT id, user_id, title, description, completed, created_at, updated_at \
+                 FROM tasks WHERE user_id = $1 AND completed = $2 ORDER BY id",
+                Some(true),
+            ),
+        };
+        let tasks = on_pool!(self, pool => {
+            let mut query = sqlx::query_as::<_, Task>(sql).bind(user_id);
+            if let Some(done) = completed {
+                query = query.bind(done);
+            }
+            query.fetch_all(pool).await
+        })?;
+        Ok(tasks)
+    }
+
+    pub async fn get_task(&self, user_id: &str, id: i64) -> Result<Task, StoreError> {
+        const SQL: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at \
+                           FROM tasks WHERE id = $1 AND user_id = $2";
+        let task =
+            on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL).bind(id).bind(user_id).fetch_optional(pool).await)?;
+        task.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn create_task(&self, user_id: &str, task: &NewTask) -> Result<Task, StoreError> {
+        const SQL: &str = returning!(
+            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
+             VALUES ($1, $2, $3, FALSE, $4, $4)"
+        );
+        let now = Utc::now();
+        let task = on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL)
+            .bind(user_id)
+            .bind(&task.title)
+            .bind(&task.description)
+            .bind(now)
+            .fetch_one(pool)
+            .await)?;
+        Ok(task)
+    }
+
+    pub async fn update_task(&self, user_id: &str, id: i64, changes: &TaskChanges) -> Result<Task, StoreError> {
+        // `$4` says whether the description changes at all, so that `$5 = NULL` can clear it.
+        const SQL: &str = returning!(
+            "UPDATE tasks SET title = COALESCE($3, title), \
+             description = CASE WHEN $4 THEN $5 ELSE description END, \
+             completed = COALESCE($6, completed), updated_at = $7 \
+             WHERE id = $1 AND user_id = $2"
+        );
+        let (set_description, description) = match &changes.description {
+            Some(d) => (true, d.clone()),
+            None => (false, None),
+        };
+        let task = on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL)
+            .bind(id)
+            .bind(user_id)
+            .bind(&changes.title)
+            .bind(set_description)
+            .bind(&description)
+            .bind(changes.completed)
+            .bind(Utc::now())
+            .fetch_optional(pool)
+            .await)?;
+        task.ok_or(StoreError::NotFound)
+    }
+
+    /// Flips a task between pending and completed.
+    pub async fn toggle_task(&self, user_id: &str, id: i64) -> Result<Task, StoreError> {
+        const SQL: &str =
+            returning!("UPDATE tasks SET completed = NOT completed, updated_at = $3 WHERE id = $1 AND user_id = $2");
+        let task = on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL)
+            .bind(id)
+            .bind(user_id)
+            .bind(Utc::now())
+            .fetch_optional(pool)
+            .await)?;
+        task.ok_or(StoreError::NotFound)
+    }
+
+    /// Deletes a task and returns what it was.
+    pub async fn delete_task(&self, user_id: &str, id: i64) -> Result<Task, StoreError> {
+        const SQL: &str = returning!("DELETE FROM tasks WHERE id = $1 AND user_id = $2");
+        let task =
+            on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL).bind(id).bind(user_id).fetch_optional(pool).await)?;
+        task.ok_or(StoreError::NotFound)
+    }
+}

@@ -1,0 +1,224 @@
+//! The domain types every service shares, and the rules that keep them valid.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use utoipa::ToSchema;
+
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// argon2 accepts long inputs, but hashing megabytes on every sign-in is a denial-of-service lever.
+pub const PASSWORD_MAX_CHARS: usize = 256;
+pub const NAME_MAX_CHARS: usize = 100;
+
+/// A rule broken by user input: the field and a message a person (or a model) can act on.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("{message}")]
+pub struct ValidationError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        ValidationError {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// A task as stored and as every API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Task {
+    pub id: i64,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which tasks a listing returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Pending,
+    Completed,
+}
+
+/// A validated title: trimmed, 1 to 200 characters.
+pub fn validate_title(raw: &str) -> Result<String, ValidationError> {
+    let title = raw.trim();
+    if title.is_empty() {
+        return Err(ValidationError::new("title", "title must not be empty"));
+    }
+    let chars = title.chars().count();
+    if chars > TITLE_MAX_CHARS {
+        return Err(ValidationError::new(
+            "title",
+            format!("title must be at most {TITLE_MAX_CHARS} characters (got {chars})"),
+        ));
+    }
+    Ok(title.to_string())
+}
+
+/// A validated description: trimmed, at most 1000 characters; blank means "no description".
+pub fn validate_description(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let chars = text.chars().count();
+    if chars > DESCRIPTION_MAX_CHARS {
+        return Err(ValidationError::new(
+            "description",
+            format!("description must be at most {DESCRIPTION_MAX_CHARS} characters (got {chars})"),
+        ));
+    }
+    Ok(Some(text.to_string()))
+}
+
+/// A task about to be created, already validated.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+}
+
+impl NewTask {
+    pub fn parse(title: &str, description: Option<&str>) -> Result<Self, ValidationError> {
+        Ok(NewTask {
+            title: validate_title(title)?,
+            description: validate_description(description)?,
+        })
+    }
+}
+
+/// A change to a task; absent fields stay as they are. An empty description clears it.
+#[derive(Debug, Clone, Default)]
+pub struct TaskChanges {
+    pub title: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub completed: Option<bool>,
+}
+
+impl TaskChanges {
+    pub fn parse(
+        title: Option<&str>,
+        description: Option<&str>,
+        completed: Option<bool>,
+    ) -> Result<Self, ValidationError> {
+        if title.is_none() && description.is_none() && completed.is_none() {
+            return Err(ValidationError::new(
+                "body",
+                "nothing to update: give at least one of title, description or completed",
+            ));
+        }
+        Ok(TaskChanges {
+            title: title.map(validate_title).transpose()?,
+            description: description.map(|d| validate_description(Some(d))).transpose()?,
+            completed,
+        })
+    }
+}
+
+/// An account. The password hash never leaves the data layer's callers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A normalised email: trimmed and lower-cased, so uniqueness is case-insensitive.
+pub fn validate_email(raw: &str) -> Result<String, ValidationError> {
+    let email = raw.trim().to_lowercase();
+    if email.len() > 254 || !email_address::EmailAddress::is_valid(&email) || !email.contains('.') {
+        return Err(ValidationError::new(
+            "email",
+            "email must be a valid address such as ada@example.com",
+        ));
+    }
+    Ok(email)
+}
+
+pub fn validate_password(raw: &str) -> Result<(), ValidationError> {
+    let chars = raw.chars().count();
+    if chars < PASSWORD_MIN_CHARS {
+        return Err(ValidationError::new(
+            "password",
+            format!("password must be at least {PASSWORD_MIN_CHARS} characters"),
+        ));
+    }
+    if chars > PASSWORD_MAX_CHARS {
+        return Err(ValidationError::new(
+            "password",
+            format!("password must be at most {PASSWORD_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_name(raw: &str) -> Result<String, ValidationError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(ValidationError::new("name", "name must not be empty"));
+    }
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(ValidationError::new(
+            "name",
+            format!("name must be at most {NAME_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed_and_bounded_in_characters_not_bytes() {
+        assert_eq!(validate_title("  buy milk ").unwrap(), "buy milk");
+        assert!(validate_title("   ").is_err());
+        assert!(validate_title(&"é".repeat(200)).is_ok());
+        assert!(validate_title(&"é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn descriptions_may_be_absent_or_blank() {
+        assert_eq!(validate_description(None).unwrap(), None);
+        assert_eq!(validate_description(Some("  ")).unwrap(), None);
+        assert!(validate_description(Some(&"x".repeat(1001))).is_err());
+    }
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(validate_email(" Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@example.com", "ada@localhost", "a b@example.com"] {
+            assert!(validate_email(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn an_update_must_change_something() {
+        assert!(TaskChanges::parse(None, None, None).is_err());
+        let c = TaskChanges::parse(None, Some(""), None).unwrap();
+        assert_eq!(c.description, Some(None));
+    }
+
+    #[test]
+    fn passwords_need_eight_characters() {
+        assert!(validate_password("1234567").is_err());
+        assert!(validate_password("12345678").is_ok());
+    }
+}

@@ -1,0 +1,14 @@
+//! What every service's HTTP side shares.
+
+mod error;
+mod extract;
+mod health;
+mod layers;
+mod metrics;
+mod server;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+pub use health::{Readiness, health_routes};
+pub use layers::{BODY_LIMIT_BYTES, with_common_layers};
+pub use server::{bind, serve, shutdown_signal};

@@ -1,0 +1,127 @@
+//! The data layer against real engines: every test runs on SQLite and on PostgreSQL.
+
+use chrono::Utc;
+use todo_core::both_backends;
+use todo_core::db::{Db, StoreError};
+use todo_core::domain::{NewTask, StatusFilter, TaskChanges, User};
+use todo_core::test_support::TestDb;
+
+async fn open(test_db: &TestDb) -> Db {
+    let db = Db::connect_lazy(&test_db.options()).expect("valid url");
+    db.migrate().await.expect("migrations apply");
+    db
+}
+
+fn new_task(title: &str) -> NewTask {
+    NewTask::parse(title, None).expect("valid title")
+}
+
+fn user(id: &str, email: &str) -> User {
+    User {
+        id: id.into(),
+        email: email.into(),
+        name: "Ada".into(),
+        password_hash: "$argon2id$…".into(),
+        created_at: Utc::now(),
+    }
+}
+
+both_backends! {
+    async fn tasks_round_trip_through_every_operation(test_db) {
+        let db = open(&test_db).await;
+        let milk = db.create_task("u1", &NewTask::parse("Buy milk", Some("2 litres")).unwrap()).await.unwrap();
+        let bills = db.create_task("u1", &new_task("Pay bills")).await.unwrap();
+        assert_eq!((milk.title.as_str(), milk.description.as_deref(), milk.completed), ("Buy milk", Some("2 litres"), false));
+        assert!(bills.id > milk.id);
+
+        let done = db.toggle_task("u1", milk.id).await.unwrap();
+        assert!(done.completed);
+        assert!(done.updated_at >= milk.updated_at);
+
+        let ids = |tasks: Vec<todo_core::domain::Task>| tasks.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        assert_eq!(ids(db.list_tasks("u1", StatusFilter::All).await.unwrap()), vec![milk.id, bills.id]);
+        assert_eq!(ids(db.list_tasks("u1", StatusFilter::Completed).await.unwrap()), vec![milk.id]);
+        assert_eq!(ids(db.list_tasks("u1", StatusFilter::Pending).await.unwrap()), vec![bills.id]);
+
+        let changes = TaskChanges::parse(Some("Buy oat milk"), Some(""), Some(false)).unwrap();
+        let updated = db.update_task("u1", milk.id, &changes).await.unwrap();
+        assert_eq!((updated.title.as_str(), updated.description, updated.completed), ("Buy oat milk", None, false));
+
+        let only_title = TaskChanges::parse(Some("Buy soy milk"), None, None).unwrap();
+        let kept = db.update_task("u1", bills.id, &only_title).await.unwrap();
+        assert_eq!(kept.description, None);
+        assert_eq!(kept.title, "Buy soy milk");
+
+        let deleted = db.delete_task("u1", milk.id).await.unwrap();
+        assert_eq!(deleted.title, "Buy oat milk");
+        assert!(matches!(db.get_task("u1", milk.id).await, Err(StoreError::NotFound)));
+    }
+
+    async fn one_user_can_never_reach_another_users_task(test_db) {
+        let db = open(&test_db).await;
+        let task = db.create_task("alice", &new_task("secret plan")).await.unwrap();
+        let changes = TaskChanges::parse(Some("hijacked"), None, None).unwrap();
+        assert!(matches!(db.get_task("bob", task.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(db.update_task("bob", task.id, &changes).await, Err(StoreError::NotFound)));
+        assert!(matches!(db.toggle_task("bob", task.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(db.delete_task("bob", task.id).await, Err(StoreError::NotFound)));
+        assert!(db.list_tasks("bob", StatusFilter::All).await.unwrap().is_empty());
+        let untouched = db.get_task("alice", task.id).await.unwrap();
+        assert_eq!((untouched.title.as_str(), untouched.completed), ("secret plan", false));
+    }
+
+    async fn text_is_stored_verbatim(test_db) {
+        let db = open(&test_db).await;
+        for title in ["Robert'); DROP TABLE tasks;--", "买牛奶 🥛 — café", "$1 OR 1=1", "\\x00 %s %n"] {
+            let task = db.create_task("u1", &new_task(title)).await.unwrap();
+            assert_eq!(db.get_task("u1", task.id).await.unwrap().title, title);
+        }
+        assert_eq!(db.list_tasks("u1", StatusFilter::All).await.unwrap().len(), 4);
+    }
+
+    async fn deleted_ids_are_not_reused(test_db) {
+        let db = open(&test_db).await;
+        let first = db.create_task("u1", &new_task("one")).await.unwrap();
+        db.delete_task("u1", first.id).await.unwrap();
+        let second = db.create_task("u1", &new_task("two")).await.unwrap();
+        assert!(second.id > first.id);
+    }
+
+    async fn emails_are_unique_whatever_their_case(test_db) {
+        let db = open(&test_db).await;
+        db.create_user(&user("u1", "ada@example.com")).await.unwrap();
+        let err = db.create_user(&user("u2", "ADA@example.com")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let found = db.find_user_by_email("Ada@Example.com").await.unwrap().unwrap();
+        assert_eq!(found.id, "u1");
+        assert_eq!(db.find_user("u1").await.unwrap().unwrap().email, "ada@example.com");
+        assert!(db.find_user("nobody").await.unwrap().is_none());
+    }
+
+    async fn migrations_are_idempotent_and_safe_to_race(test_db) {
+        let replicas: Vec<Db> = (0..4).map(|_| Db::connect_lazy(&test_db.options()).unwrap()).collect();
+        let results = futures::future::join_all(replicas.iter().map(Db::migrate)).await;
+        for result in results {
+            result.expect("every replica starts");
+        }
+        replicas[0].migrate().await.expect("a second run is a no-op");
+        replicas[1].create_task("u1", &new_task("works")).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_file_database_keeps_its_data_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::sqlite_file(&dir.path().join("nested/todo.db"));
+    let db = open(&test_db).await;
+    let task = db.create_task("u1", &new_task("persist me")).await.unwrap();
+    db.close().await;
+    let reopened = open(&test_db).await;
+    assert_eq!(reopened.get_task("u1", task.id).await.unwrap().title, "persist me");
+}
+
+#[tokio::test]
+async fn an_unsupported_url_is_a_clear_error() {
+    let err = Db::connect_lazy(&todo_core::db::DbOptions::new("mysql://localhost/x")).unwrap_err();
+    assert!(err.to_string().contains("postgres://"), "{err}");
+}

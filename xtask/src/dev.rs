@@ -1,0 +1,73 @@
+//! `cargo xtask dev`: builds the services and runs them on this machine, on an embedded SQLite
+//! database in `data/dev` (or PostgreSQL with `--postgres`), with logs prefixed per service.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use xshell::{Shell, cmd};
+
+use crate::flags::DevArgs;
+use crate::project::{random_hex, root};
+use crate::supervisor::{Spec, Supervisor};
+
+pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
+    ensure_port_free(args.port)?;
+    let profile = if args.release { vec!["--release"] } else { vec![] };
+    cmd!(sh, "cargo build {profile...} --bin todo-backend")
+        .run()
+        .context("building the services failed")?;
+    let bin_dir = root()
+        .join("target")
+        .join(if args.release { "release" } else { "debug" });
+
+    let data_dir = root().join("data").join("dev");
+    fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let secret = dev_secret(&data_dir)?;
+    let database_url = match &args.postgres {
+        Some(url) => url.clone(),
+        None => format!("sqlite:{}", data_dir.join("todo.db").display()),
+    };
+
+    let port = args.port.to_string();
+    let backend = Spec::new("backend", bin_dir.join("todo-backend"))
+        .env("PORT", &port)
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("DATABASE_URL", &database_url)
+        .env("BETTER_AUTH_SECRET", &secret)
+        .env("LOG_FORMAT", "pretty")
+        .env("DATA_DIR", data_dir.to_string_lossy().as_ref());
+    let mut supervisor = Supervisor::start(vec![backend])?;
+    let url = format!("http://127.0.0.1:{port}");
+    supervisor.wait_ready(&format!("{url}/readyz"), Duration::from_secs(60))?;
+    let database = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite (data/dev/todo.db)"
+    };
+    println!("\ntodo-chatbot is running on {database}:");
+    println!("  backend  {url}   API docs: {url}/docs");
+    println!("Press Ctrl-C to stop.\n");
+    supervisor.wait()
+}
+
+fn ensure_port_free(port: u16) -> anyhow::Result<()> {
+    TcpListener::bind(("127.0.0.1", port))
+        .map(drop)
+        .with_context(|| format!("port {port} is already in use: stop what uses it or pass --port"))
+}
+
+/// A secret generated once and kept in the data folder, so sign-ins survive restarts.
+fn dev_secret(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("auth-secret");
+    if let Ok(secret) = fs::read_to_string(&path)
+        && secret.trim().len() >= 32
+    {
+        return Ok(secret.trim().to_string());
+    }
+    let secret = random_hex(32);
+    fs::write(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(secret)
+}

@@ -1,0 +1,18 @@
+//! `cargo xtask`: the project's automation, one module per command.
+
+mod dev;
+mod flags;
+mod project;
+mod supervisor;
+mod test;
+
+use clap::Parser as _;
+
+fn main() -> anyhow::Result<()> {
+    let cli = flags::Cli::parse();
+    let sh = project::shell()?;
+    match cli.command {
+        flags::Command::Test(args) => test::run(&sh, &args),
+        flags::Command::Dev(args) => dev::run(&sh, &args),
+    }
+}

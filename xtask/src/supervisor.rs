@@ -1,0 +1,166 @@
+//! Runs several service processes together: prefixes their output, stops all of them on Ctrl-C
+//! or SIGTERM, and stops the rest (with a clear message) when one of them dies.
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+/// One service to start.
+pub struct Spec {
+    pub name: &'static str,
+    pub program: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Spec {
+    pub fn new(name: &'static str, program: PathBuf) -> Self {
+        Spec {
+            name,
+            program,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+}
+
+enum Event {
+    Stop,
+    Exited(&'static str),
+}
+
+pub struct Supervisor {
+    children: Vec<(&'static str, Child)>,
+    events: mpsc::Receiver<Event>,
+}
+
+impl Supervisor {
+    pub fn start(specs: Vec<Spec>) -> anyhow::Result<Self> {
+        let (tx, events) = mpsc::channel();
+        let stop = tx.clone();
+        ctrlc::set_handler(move || {
+            let _ = stop.send(Event::Stop);
+        })
+        .context("cannot install the Ctrl-C handler")?;
+        let width = specs.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let mut children = Vec::new();
+        for spec in specs {
+            let mut child = Command::new(&spec.program)
+                .envs(spec.env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .with_context(|| format!("cannot start {}", spec.program.display()))?;
+            let prefix = format!("{:width$} |", spec.name);
+            if let Some(out) = child.stdout.take() {
+                forward(out, prefix.clone(), None);
+            }
+            if let Some(err) = child.stderr.take() {
+                // stderr closing means the process is gone: report it.
+                forward(err, prefix, Some((tx.clone(), spec.name)));
+            }
+            children.push((spec.name, child));
+        }
+        Ok(Supervisor { children, events })
+    }
+
+    /// Waits until `url` answers 200, or fails with the name of a service that died meanwhile.
+    pub fn wait_ready(&mut self, url: &str, timeout: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .new_agent();
+        loop {
+            match self.events.try_recv() {
+                Ok(Event::Exited(name)) => {
+                    self.stop_all();
+                    anyhow::bail!("{name} stopped before the system was ready (see its log above)");
+                }
+                Ok(Event::Stop) => {
+                    self.stop_all();
+                    anyhow::bail!("interrupted before the system was ready");
+                }
+                Err(_) => {}
+            }
+            if agent.get(url).call().is_ok() {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                self.stop_all();
+                anyhow::bail!("the system was not ready within {}s ({url})", timeout.as_secs());
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Runs until Ctrl-C (clean exit) or until a service dies (error).
+    pub fn wait(mut self) -> anyhow::Result<()> {
+        let outcome = match self.events.recv() {
+            Ok(Event::Stop) | Err(_) => Ok(()),
+            Ok(Event::Exited(name)) => Err(anyhow::anyhow!("{name} stopped unexpectedly (see its log above)")),
+        };
+        eprintln!("stopping…");
+        self.stop_all();
+        outcome
+    }
+
+    fn stop_all(&mut self) {
+        for (_, child) in &mut self.children {
+            terminate(child);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (name, child) in &mut self.children {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() > deadline => {
+                        eprintln!("{name} did not stop in time; killing it");
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    Ok(None) => thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// Asks a child to stop the way Kubernetes does (SIGTERM), so it shuts down gracefully.
+fn terminate(child: &mut Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = i32::try_from(child.id()) {
+        use nix::sys::signal::{Signal, kill};
+        if kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill();
+}
+
+fn forward(stream: impl Read + Send + 'static, prefix: String, on_close: Option<(mpsc::Sender<Event>, &'static str)>) {
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            println!("{prefix} {line}");
+        }
+        if let Some((tx, name)) = on_close {
+            let _ = tx.send(Event::Exited(name));
+        }
+    });
+}

@@ -1,0 +1,44 @@
+//! `cargo xtask test`: what CI runs, and what a developer runs before pushing.
+
+use xshell::{Shell, cmd};
+
+use crate::flags::TestArgs;
+use crate::project::skip_or_fail;
+
+pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
+    if !args.no_lint {
+        lint(sh)?;
+    }
+    let filter = args.filter.as_deref().map(|f| vec![f]).unwrap_or_default();
+    cmd!(sh, "cargo test --workspace --all-targets --locked -- {filter...}").run()?;
+    Ok(())
+}
+
+fn lint(sh: &Shell) -> anyhow::Result<()> {
+    if cmd!(sh, "cargo fmt --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
+        cmd!(sh, "cargo fmt --all -- --check").run()?;
+    } else {
+        skip_or_fail(
+            "cargo fmt --check",
+            "rustfmt is not installed (rustup component add rustfmt)",
+        )?;
+    }
+    if cmd!(sh, "cargo clippy --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
+        cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?;
+    } else {
+        skip_or_fail("cargo clippy", "clippy is not installed (rustup component add clippy)")?;
+    }
+    Ok(())
+}
