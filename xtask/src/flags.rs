@@ -1,6 +1,6 @@
 //! The command line.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Build, run, test and ship todo-chatbot")]
@@ -15,6 +15,8 @@ pub enum Command {
     Test(TestArgs),
     /// Run the system locally on an embedded SQLite database, no cluster needed
     Dev(DevArgs),
+    /// Benchmarks against real processes (figures go in the README)
+    Bench(BenchArgs),
 }
 
 #[derive(Args)]
@@ -37,4 +39,25 @@ pub struct DevArgs {
     /// Build in release mode
     #[arg(long)]
     pub release: bool,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(value_enum)]
+    pub target: BenchTarget,
+    /// Seconds per scenario
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Concurrent connections
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// PostgreSQL to run against (default: TEST_DATABASE_URL, else the local test database)
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BenchTarget {
+    /// The task REST API on PostgreSQL: list 1,000 tasks, get one, create
+    Api,
 }

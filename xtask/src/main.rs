@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation, one module per command.
 
+mod bench;
 mod dev;
 mod flags;
 mod project;
@@ -14,5 +15,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         flags::Command::Test(args) => test::run(&sh, &args),
         flags::Command::Dev(args) => dev::run(&sh, &args),
+        flags::Command::Bench(args) => bench::run(&sh, &args),
     }
 }

@@ -103,6 +103,14 @@ impl Supervisor {
         }
     }
 
+    /// The process id of a running service.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, child)| child.id())
+    }
+
     /// Runs until Ctrl-C (clean exit) or until a service dies (error).
     pub fn wait(mut self) -> anyhow::Result<()> {
         let outcome = match self.events.recv() {

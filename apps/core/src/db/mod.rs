@@ -51,6 +51,9 @@ impl Backend {
     }
 }
 
+/// Pooled connections idle for longer than this are checked before use.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
+
 /// How to reach the database.
 #[derive(Debug, Clone)]
 pub struct DbOptions {
@@ -88,6 +91,18 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.acquire_timeout)
+                    // sqlx already pings every connection when it is returned to the pool; pinging
+                    // again on every acquire doubles the round trips under load. Only a connection
+                    // that sat idle (and may have died with the server meanwhile) is checked.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > IDLE_CHECK_AFTER {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_lazy_with(connect);
                 Ok(Db::Postgres(pool))
             }

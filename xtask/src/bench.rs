@@ -1,0 +1,322 @@
+//! `cargo xtask bench api`: the backend (release build) on PostgreSQL under concurrent load.
+//!
+//! A user with 1,000 tasks; three scenarios (list all 1,000, get one, create), each at N
+//! connections for S seconds after a one-second warm-up. Each connection is a thread with its own
+//! keep-alive client, so the figures include the load generator's cost on the same machine.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+use xshell::{Shell, cmd};
+
+use crate::flags::{BenchArgs, BenchTarget};
+use crate::project::{random_hex, root};
+use crate::supervisor::{Spec, Supervisor};
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const SEED_TASKS: usize = 1000;
+
+pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    match args.target {
+        BenchTarget::Api => api(sh, args),
+    }
+}
+
+fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    cmd!(sh, "cargo build --release --bin todo-backend").run()?;
+    let postgres = args
+        .postgres
+        .clone()
+        .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
+        .unwrap_or_else(|| DEFAULT_POSTGRES.into());
+    let schema = BenchSchema::create(sh, &postgres)?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let backend = Spec::new("backend", root().join("target/release/todo-backend"))
+        .env("PORT", &port.to_string())
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("DATABASE_URL", &schema.url)
+        .env("DATABASE_MAX_CONNECTIONS", "16")
+        .env("BETTER_AUTH_SECRET", &random_hex(32))
+        .env("RUST_LOG", "warn");
+    let mut supervisor = Supervisor::start(vec![backend])?;
+    supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
+    let pid = supervisor.pid("backend").context("backend is not running")?;
+
+    let client = Client::new();
+    let session = client.post(
+        &format!("{base}/api/auth/sign-up"),
+        None,
+        &json!({
+            "email": format!("bench-{}@example.com", random_hex(6)), "password": "bench-password", "name": "Bench"
+        }),
+    )?;
+    let token = session["token"].as_str().context("no token")?.to_string();
+    let user = session["user"]["id"].as_str().context("no user id")?.to_string();
+    let tasks_url = format!("{base}/api/{user}/tasks");
+    let ids = seed(&tasks_url, &token)?;
+    println!(
+        "\nbench api: backend on PostgreSQL, {SEED_TASKS} tasks, {} connections, {}s per scenario\n",
+        args.connections, args.seconds
+    );
+    println!(
+        "{:<16} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
+    );
+
+    let scenarios: [(&str, Request); 3] = [
+        ("list 1000 tasks", Request::Get(vec![tasks_url.clone()])),
+        (
+            "get one task",
+            Request::Get(ids.iter().map(|id| format!("{tasks_url}/{id}")).collect()),
+        ),
+        ("create task", Request::Post(tasks_url.clone())),
+    ];
+    let mut failed = false;
+    for (name, request) in scenarios {
+        let result = load(
+            &request,
+            &token,
+            args.connections,
+            Duration::from_secs(args.seconds),
+            pid,
+        )?;
+        println!(
+            "{name:<16} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>7.1} MiB",
+            result.per_second, result.p50_ms, result.p99_ms, result.max_ms, result.errors, result.max_rss_mib
+        );
+        failed |= result.errors > 0;
+    }
+    drop(supervisor);
+    schema.drop(sh);
+    if failed {
+        bail!("some requests failed");
+    }
+    Ok(())
+}
+
+/// A schema of its own, so a benchmark neither sees nor leaves data in the database's others.
+struct BenchSchema {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl BenchSchema {
+    fn create(sh: &Shell, admin_url: &str) -> anyhow::Result<Self> {
+        which::which("psql").context("the benchmark needs psql (PostgreSQL's client) to create its schema")?;
+        let name = format!("bench_{}", random_hex(6));
+        let sql = format!("CREATE SCHEMA {name}");
+        cmd!(sh, "psql {admin_url} -v ON_ERROR_STOP=1 -qc {sql}")
+            .quiet()
+            .run()
+            .with_context(|| format!("cannot reach PostgreSQL at {admin_url} (pass --postgres URL)"))?;
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options[search_path]={name}");
+        Ok(BenchSchema {
+            admin_url: admin_url.to_string(),
+            name,
+            url,
+        })
+    }
+
+    fn drop(self, sh: &Shell) {
+        let (admin_url, sql) = (self.admin_url, format!("DROP SCHEMA {} CASCADE", self.name));
+        let _ = cmd!(sh, "psql {admin_url} -qc {sql}").quiet().ignore_stdout().run();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn seed(tasks_url: &str, token: &str) -> anyhow::Result<Vec<i64>> {
+    let workers = 8;
+    let handles: Vec<_> = (0..workers)
+        .map(|w| {
+            let (url, token) = (tasks_url.to_string(), token.to_string());
+            thread::spawn(move || -> anyhow::Result<Vec<i64>> {
+                let client = Client::new();
+                (0..SEED_TASKS / workers)
+                    .map(|i| {
+                        let task = client.post(&url, Some(&token), &json!({"title": format!("seed task {w}-{i}")}))?;
+                        task["id"].as_i64().context("no id")
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for handle in handles {
+        ids.extend(
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("seeding thread panicked"))??,
+        );
+    }
+    Ok(ids)
+}
+
+enum Request {
+    /// GETs cycling over these URLs.
+    Get(Vec<String>),
+    /// POSTs creating a task.
+    Post(String),
+}
+
+struct LoadResult {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    errors: u64,
+    max_rss_mib: f64,
+}
+
+fn load(
+    request: &Request,
+    token: &str,
+    connections: usize,
+    duration: Duration,
+    pid: u32,
+) -> anyhow::Result<LoadResult> {
+    let warmup = Duration::from_secs(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Arc::new(Barrier::new(connections + 1));
+    let workers: Vec<_> = (0..connections)
+        .map(|worker| {
+            let (stop, measuring, errors, start) = (stop.clone(), measuring.clone(), errors.clone(), start.clone());
+            let token = token.to_string();
+            let (urls, post) = match request {
+                Request::Get(urls) => (urls.clone(), None),
+                Request::Post(url) => (vec![url.clone()], Some(url.clone())),
+            };
+            thread::spawn(move || {
+                let client = Client::new();
+                let mut latencies = Vec::with_capacity(64 * 1024);
+                let mut i = worker * 7919;
+                start.wait();
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let began = Instant::now();
+                    let ok = match &post {
+                        Some(url) => client
+                            .post(url, Some(&token), &json!({"title": format!("load {worker}-{i}")}))
+                            .is_ok(),
+                        None => client.get(&urls[i % urls.len()], &token).is_ok(),
+                    };
+                    if measuring.load(Ordering::Relaxed) {
+                        latencies.push(began.elapsed());
+                        if !ok {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let rss = RssSampler::start(pid);
+    start.wait();
+    thread::sleep(warmup);
+    measuring.store(true, Ordering::Relaxed);
+    let began = Instant::now();
+    thread::sleep(duration);
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = began.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies: Vec<Duration> = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?);
+    }
+    let max_rss_mib = rss.stop();
+    latencies.sort_unstable();
+    let quantile = |q: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[index].as_secs_f64() * 1000.0
+    };
+    Ok(LoadResult {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: quantile(0.50),
+        p99_ms: quantile(0.99),
+        max_ms: quantile(1.0),
+        errors: errors.load(Ordering::Relaxed),
+        max_rss_mib,
+    })
+}
+
+/// Samples a process's resident set size from /proc every 50 ms and keeps the maximum.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    handle: thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = thread::spawn(move || {
+            let mut max_kib = 0;
+            while !flag.load(Ordering::Relaxed) {
+                max_kib = max_kib.max(rss_kib(pid).unwrap_or(0));
+                thread::sleep(Duration::from_millis(50));
+            }
+            max_kib
+        });
+        RssSampler { stop, handle }
+    }
+
+    fn stop(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or(0) as f64 / 1024.0
+    }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A keep-alive HTTP client that treats any non-2xx answer as an error.
+struct Client {
+    agent: ureq::Agent,
+}
+
+impl Client {
+    fn new() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .new_agent();
+        Client { agent }
+    }
+
+    fn get(&self, url: &str, token: &str) -> anyhow::Result<()> {
+        let mut response = self
+            .agent
+            .get(url)
+            .header("authorization", &format!("Bearer {token}"))
+            .call()?;
+        response.body_mut().read_to_vec()?;
+        Ok(())
+    }
+
+    fn post(&self, url: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {
+        let mut request = self.agent.post(url);
+        if let Some(token) = token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        Ok(request.send_json(body)?.body_mut().read_json()?)
+    }
+}
