@@ -1,12 +1,12 @@
 //! `cargo xtask bench api`: the backend (release build) on PostgreSQL under concurrent load.
 //!
 //! A user with 1,000 tasks; three scenarios (list all 1,000, get one, create), each at N
-//! connections for S seconds after a one-second warm-up. Each connection is a thread with its own
-//! keep-alive client, so the figures include the load generator's cost on the same machine.
+//! connections for S seconds after a one-second warm-up. The load generator runs on the same
+//! machine (one async thread), so the figures include its cost.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -178,6 +178,8 @@ struct LoadResult {
     max_rss_mib: f64,
 }
 
+/// Drives `connections` keep-alive HTTP/1.1 connections from one thread (an async runtime, so the
+/// generator takes at most one core and no thread switch per request).
 fn load(
     request: &Request,
     token: &str,
@@ -185,57 +187,30 @@ fn load(
     duration: Duration,
     pid: u32,
 ) -> anyhow::Result<LoadResult> {
-    let warmup = Duration::from_secs(1);
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let start = Arc::new(Barrier::new(connections + 1));
-    let workers: Vec<_> = (0..connections)
-        .map(|worker| {
-            let (stop, measuring, errors, start) = (stop.clone(), measuring.clone(), errors.clone(), start.clone());
-            let token = token.to_string();
-            let (urls, post) = match request {
-                Request::Get(urls) => (urls.clone(), None),
-                Request::Post(url) => (vec![url.clone()], Some(url.clone())),
-            };
-            thread::spawn(move || {
-                let client = Client::new();
-                let mut latencies = Vec::with_capacity(64 * 1024);
-                let mut i = worker * 7919;
-                start.wait();
-                while !stop.load(Ordering::Relaxed) {
-                    i += 1;
-                    let began = Instant::now();
-                    let ok = match &post {
-                        Some(url) => client
-                            .post(url, Some(&token), &json!({"title": format!("load {worker}-{i}")}))
-                            .is_ok(),
-                        None => client.get(&urls[i % urls.len()], &token).is_ok(),
-                    };
-                    if measuring.load(Ordering::Relaxed) {
-                        latencies.push(began.elapsed());
-                        if !ok {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let rss = RssSampler::start(pid);
-    start.wait();
-    thread::sleep(warmup);
-    measuring.store(true, Ordering::Relaxed);
-    let began = Instant::now();
-    thread::sleep(duration);
-    measuring.store(false, Ordering::Relaxed);
-    let elapsed = began.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies: Vec<Duration> = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.join().map_err(|_| anyhow::anyhow!("load thread panicked"))?);
-    }
+    let began = Instant::now() + Duration::from_secs(1);
+    let ends = began + duration;
+    let (mut latencies, errors) = runtime.block_on(async {
+        let workers: Vec<_> = (0..connections)
+            .map(|worker| {
+                let authorization = format!("Bearer {token}");
+                let (urls, post) = match request {
+                    Request::Get(urls) => (urls.clone(), false),
+                    Request::Post(url) => (vec![url.clone()], true),
+                };
+                tokio::spawn(async move { connection(worker, &urls, post, &authorization, began, ends).await })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for worker in workers {
+            let (l, e) = worker.await??;
+            latencies.extend(l);
+            errors += e;
+        }
+        anyhow::Ok((latencies, errors))
+    })?;
     let max_rss_mib = rss.stop();
     latencies.sort_unstable();
     let quantile = |q: f64| -> f64 {
@@ -246,13 +221,70 @@ fn load(
         latencies[index].as_secs_f64() * 1000.0
     };
     Ok(LoadResult {
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        per_second: latencies.len() as f64 / duration.as_secs_f64(),
         p50_ms: quantile(0.50),
         p99_ms: quantile(0.99),
         max_ms: quantile(1.0),
-        errors: errors.load(Ordering::Relaxed),
+        errors,
         max_rss_mib,
     })
+}
+
+/// One connection sending requests back to back; latencies count between `began` and `ends`.
+async fn connection(
+    worker: usize,
+    urls: &[String],
+    post: bool,
+    authorization: &str,
+    began: Instant,
+    ends: Instant,
+) -> anyhow::Result<(Vec<Duration>, u64)> {
+    use http_body_util::{BodyExt as _, Full};
+    use hyper::body::Bytes;
+
+    let first: http::Uri = urls[0].parse()?;
+    let authority = first.authority().context("URL without host")?.clone();
+    let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let mut latencies = Vec::with_capacity(64 * 1024);
+    let mut errors = 0;
+    let mut i = worker * 7919;
+    loop {
+        let now = Instant::now();
+        if now >= ends {
+            break;
+        }
+        i += 1;
+        let uri: http::Uri = urls[i % urls.len()].parse()?;
+        let builder = http::Request::builder()
+            .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
+            .header("host", authority.as_str())
+            .header("authorization", authorization);
+        let request = if post {
+            let body = json!({"title": format!("load {worker}-{i}")}).to_string();
+            builder
+                .method("POST")
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)))?
+        } else {
+            builder.method("GET").body(Full::new(Bytes::new()))?
+        };
+        sender.ready().await?;
+        let ok = match sender.send_request(request).await {
+            Ok(response) => {
+                let success = response.status().is_success();
+                response.into_body().collect().await.is_ok() && success
+            }
+            Err(_) => false,
+        };
+        if now >= began {
+            latencies.push(now.elapsed());
+            errors += u64::from(!ok);
+        }
+    }
+    Ok((latencies, errors))
 }
 
 /// Samples a process's resident set size from /proc every 50 ms and keeps the maximum.
@@ -300,16 +332,6 @@ impl Client {
             .build()
             .new_agent();
         Client { agent }
-    }
-
-    fn get(&self, url: &str, token: &str) -> anyhow::Result<()> {
-        let mut response = self
-            .agent
-            .get(url)
-            .header("authorization", &format!("Bearer {token}"))
-            .call()?;
-        response.body_mut().read_to_vec()?;
-        Ok(())
     }
 
     fn post(&self, url: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {

@@ -3,6 +3,10 @@ use todo_backend::BackendConfig;
 use todo_core::config::{Env, LogFormat};
 use todo_core::http::{bind, serve, shutdown_signal};
 
+// glibc's and musl's allocators are slow under many small, concurrent allocations (rows, JSON).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = BackendConfig::from_env(Env::from_process());

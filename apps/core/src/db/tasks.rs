@@ -2,9 +2,35 @@
 //! another user's row: a foreign task id behaves exactly like a missing one.
 
 use chrono::Utc;
+use sqlx::{FromRow, Row};
 
 use super::{Db, StoreError, on_pool};
 use crate::domain::{NewTask, StatusFilter, Task, TaskChanges};
+
+/// Decodes by column position rather than by name: every task query selects
+/// `id, user_id, title, description, completed, created_at, updated_at` in this order, and a name
+/// lookup per column per row was a measurable share of listing 1,000 tasks.
+impl<'r, R: Row> FromRow<'r, R> for Task
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    chrono::DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Task {
+            id: row.try_get(0)?,
+            user_id: row.try_get(1)?,
+            title: row.try_get(2)?,
+            description: row.try_get(3)?,
+            completed: row.try_get(4)?,
+            created_at: row.try_get(5)?,
+            updated_at: row.try_get(6)?,
+        })
+    }
+}
 
 macro_rules! returning {
     ($sql:literal) => {
