@@ -1,7 +1,7 @@
 //! Task repository. Every statement is scoped by `user_id`, so one user's id can never reach
 //! another user's row: a foreign task id behaves exactly like a missing one.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::{FromRow, Row};
 
 use super::{Db, StoreError, on_pool};
@@ -43,31 +43,45 @@ macro_rules! returning {
 
 impl Db {
     pub async fn list_tasks(&self, user_id: &str, filter: StatusFilter) -> Result<Vec<Task>, StoreError> {
+        // The owner is known, so it is not selected: decoding the same string 1,000 times was a
+        // measurable share of listing a long list.
         let (sql, completed) = match filter {
             StatusFilter::All => (
-                "SELECT id, user_id, title, description, completed, created_at, updated_at \
+                "SELECT id, title, description, completed, created_at, updated_at \
                  FROM tasks WHERE user_id = $1 ORDER BY id",
                 None,
             ),
             StatusFilter::Pending => (
-                "SELECT id, user_id, title, description, completed, created_at, updated_at \
+                "SELECT id, title, description, completed, created_at, updated_at \
                  FROM tasks WHERE user_id = $1 AND completed = $2 ORDER BY id",
                 Some(false),
             ),
             StatusFilter::Completed => (
-                "SELECT id, user_id, title, description, completed, created_at, updated_at \
+                "SELECT id, title, description, completed, created_at, updated_at \
                  FROM tasks WHERE user_id = $1 AND completed = $2 ORDER BY id",
                 Some(true),
             ),
         };
-        let tasks = on_pool!(self, pool => {
-            let mut query = sqlx::query_as::<_, Task>(sql).bind(user_id);
+        type Listed = (i64, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>);
+        let rows = on_pool!(self, pool => {
+            let mut query = sqlx::query_as::<_, Listed>(sql).bind(user_id);
             if let Some(done) = completed {
                 query = query.bind(done);
             }
             query.fetch_all(pool).await
         })?;
-        Ok(tasks)
+        Ok(rows
+            .into_iter()
+            .map(|(id, title, description, completed, created_at, updated_at)| Task {
+                id,
+                user_id: user_id.to_string(),
+                title,
+                description,
+                completed,
+                created_at,
+                updated_at,
+            })
+            .collect())
     }
 
     pub async fn get_task(&self, user_id: &str, id: i64) -> Result<Task, StoreError> {
