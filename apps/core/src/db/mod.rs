@@ -173,15 +173,25 @@ impl Db {
     }
 
     /// Applies pending migrations. On PostgreSQL, sqlx holds an advisory lock meanwhile, so replicas
-    /// starting together apply each migration exactly once. SQLite has no such lock; it is the
-    /// single-node embedded mode, so serialising migrations within the process is enough.
+    /// starting together apply each migration exactly once. SQLite has no such lock, so an exclusive
+    /// lock on a file beside the database serialises processes sharing it (`cargo xtask dev` starts
+    /// several services on one file), and a mutex serialises pools within this process.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         static SQLITE_MIGRATIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let migrator = migrate::migrator(self.backend());
         match self {
             Db::Postgres(pool) => migrator.run(pool).await?,
             Db::Sqlite(pool) => {
-                let _guard = SQLITE_MIGRATIONS.lock().await;
+                let _in_process = SQLITE_MIGRATIONS.lock().await;
+                let filename = pool.connect_options().get_filename().to_path_buf();
+                // In-memory databases (`:memory:`, `file:…?mode=memory`) are private to this process.
+                let name = filename.to_string_lossy();
+                let in_memory = name == ":memory:" || name.starts_with("file:");
+                let _across_processes = if in_memory {
+                    None
+                } else {
+                    Some(lock_file(filename.clone()).await?)
+                };
                 migrator.run(pool).await?;
             }
         }
@@ -191,4 +201,22 @@ impl Db {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
+
+/// Takes an exclusive lock on `<database>.migrate-lock`, released when the file is dropped.
+async fn lock_file(database: std::path::PathBuf) -> Result<std::fs::File, StoreError> {
+    let mut path = database.into_os_string();
+    path.push(".migrate-lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StoreError::Config(format!("migration lock task failed: {e}")))?
+    .map_err(|e| StoreError::Config(format!("cannot lock the database for migrations: {e}")))
 }

@@ -1,0 +1,52 @@
+//! The MCP service's configuration, read from the environment.
+
+use todo_core::auth::{JwksConfig, TokenConfig};
+use todo_core::config::{self, ConfigError, Env, ServiceConfig};
+use todo_core::db::DbOptions;
+
+pub const DEFAULT_PORT: u16 = 8001;
+
+/// Host names accepted by default: loopback, and the Kubernetes service name the agent uses.
+pub const DEFAULT_ALLOWED_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1", "todo-mcp"];
+
+#[derive(Debug, Clone)]
+pub struct McpConfig {
+    pub service: ServiceConfig,
+    pub database: DbOptions,
+    pub tokens: TokenConfig,
+    pub jwks: Option<JwksConfig>,
+    /// `Host` header values accepted (DNS-rebinding protection).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted; empty means no browser may call.
+    pub allowed_origins: Vec<String>,
+}
+
+fn list(env: &Env, key: &str) -> Option<Vec<String>> {
+    env.get(key).map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+impl McpConfig {
+    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let service = ServiceConfig::from_env(&mut env, "todo-mcp", DEFAULT_PORT);
+        let database = config::database_from_env(&mut env);
+        let tokens = config::tokens_from_env(&mut env, service.dev_mode);
+        let jwks = config::jwks_from_env(&mut env);
+        let allowed_hosts = list(&env, "MCP_ALLOWED_HOSTS")
+            .unwrap_or_else(|| DEFAULT_ALLOWED_HOSTS.iter().map(|h| h.to_string()).collect());
+        let allowed_origins = list(&env, "MCP_ALLOWED_ORIGINS").unwrap_or_default();
+        env.finish()?;
+        Ok(McpConfig {
+            service,
+            database,
+            tokens,
+            jwks,
+            allowed_hosts,
+            allowed_origins,
+        })
+    }
+}

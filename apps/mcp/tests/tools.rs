@@ -1,0 +1,278 @@
+//! The MCP server through the official Rust MCP client over real HTTP, on SQLite and PostgreSQL,
+//! with both protocol lifecycles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
+use serde_json::{Value, json};
+use todo_core::auth::{TokenConfig, TokenIssuer, TokenVerifier};
+use todo_core::both_backends;
+use todo_core::config::Env;
+use todo_core::db::Db;
+use todo_core::domain::StatusFilter;
+use todo_core::test_support::TestDb;
+use todo_mcp::McpConfig;
+
+const SECRET: &str = "mcp-test-secret-that-is-long-enough";
+
+struct Server {
+    url: String,
+    db: Db,
+    issuer: TokenIssuer,
+}
+
+async fn start(test_db: &TestDb) -> Server {
+    let config = McpConfig::from_env(Env::from_pairs([
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("DATABASE_URL", test_db.url.as_str()),
+    ]))
+    .expect("config");
+    let db = Db::connect_lazy(&config.database).unwrap();
+    db.migrate().await.unwrap();
+    let verifier = Arc::new(TokenVerifier::new(&config.tokens, None));
+    let app = todo_mcp::router(db.clone(), verifier, &config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Server {
+        url,
+        db,
+        issuer: TokenIssuer::new(&tokens()),
+    }
+}
+
+fn tokens() -> TokenConfig {
+    TokenConfig {
+        secret: SECRET.as_bytes().to_vec(),
+        issuer: "todo-chatbot".into(),
+        audience: "todo-chatbot".into(),
+        ttl: Duration::from_secs(600),
+    }
+}
+
+impl Server {
+    fn token(&self, user: &str) -> String {
+        self.issuer.issue(user, &format!("{user}@example.com"), user).unwrap()
+    }
+
+    async fn client(&self, user: &str, mode: ClientLifecycleMode) -> RunningService<RoleClient, ()> {
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(self.token(user)),
+        );
+        ().serve_with_lifecycle(transport, mode).await.expect("client connects")
+    }
+}
+
+fn legacy() -> ClientLifecycleMode {
+    ClientLifecycleMode::Initialize
+}
+
+fn stateless() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+        .await
+        .expect("tool call answered")
+}
+
+fn structured(result: &CallToolResult) -> &Value {
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    result.structured_content.as_ref().expect("structured content")
+}
+
+fn error_text(result: &CallToolResult) -> String {
+    assert_eq!(result.is_error, Some(true), "{result:?}");
+    serde_json::to_string(&result.content).unwrap()
+}
+
+both_backends! {
+    async fn tools_are_listed_with_schemas_and_annotations_in_both_lifecycles(db) {
+        let server = start(&db).await;
+        for mode in [legacy(), stateless()] {
+            let client = server.client("u1", mode).await;
+            let tools = client.list_tools(None).await.unwrap().tools;
+            let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+            names.sort();
+            assert_eq!(names, ["add_task", "complete_task", "delete_task", "list_tasks", "update_task"]);
+            for tool in &tools {
+                assert!(tool.output_schema.is_some(), "{} has no output schema", tool.name);
+                assert!(tool.description.as_deref().is_some_and(|d| d.len() > 20));
+                let annotations = tool.annotations.as_ref().expect("annotations");
+                assert_eq!(annotations.read_only_hint, Some(tool.name == "list_tasks"), "{}", tool.name);
+                assert_eq!(annotations.destructive_hint.unwrap_or(false), tool.name == "delete_task", "{}", tool.name);
+            }
+            let _ = client.cancel().await;
+        }
+    }
+
+    async fn every_tool_works_end_to_end(db) {
+        let server = start(&db).await;
+        for mode in [legacy(), stateless()] {
+            let client = server.client("u1", mode).await;
+            let added = call(&client, "add_task", json!({"user_id": "u1", "title": "Buy milk", "description": "2 litres"})).await;
+            let added = structured(&added).clone();
+            assert_eq!((added["status"].as_str(), added["title"].as_str()), (Some("created"), Some("Buy milk")));
+            let id = added["task_id"].as_i64().unwrap();
+            call(&client, "add_task", json!({"user_id": "u1", "title": "Call mom"})).await;
+
+            let updated = call(&client, "update_task", json!({"user_id": "u1", "task_id": id, "title": "Buy oat milk"})).await;
+            assert_eq!(structured(&updated)["status"], "updated");
+            let completed = call(&client, "complete_task", json!({"user_id": "u1", "task_id": id})).await;
+            assert_eq!(structured(&completed)["title"], "Buy oat milk");
+
+            let listed = call(&client, "list_tasks", json!({"user_id": "u1", "status": "pending"})).await;
+            let listed = structured(&listed);
+            assert_eq!((listed["count"].as_u64(), listed["tasks"][0]["title"].as_str()), (Some(1), Some("Call mom")));
+            let all = call(&client, "list_tasks", json!({"user_id": "u1"})).await;
+            assert_eq!((structured(&all)["pending"].as_u64(), structured(&all)["completed"].as_u64()), (Some(1), Some(1)));
+            assert!(!all.content.is_empty(), "readable text content as well");
+
+            let deleted = call(&client, "delete_task", json!({"user_id": "u1", "task_id": id})).await;
+            assert_eq!(structured(&deleted)["status"], "deleted");
+            let remaining = server.db.list_tasks("u1", StatusFilter::All).await.unwrap();
+            assert_eq!(remaining.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["Call mom"]);
+            for task in remaining {
+                server.db.delete_task("u1", task.id).await.unwrap();
+            }
+            let _ = client.cancel().await;
+        }
+    }
+
+    async fn domain_errors_are_tool_errors_a_model_can_act_on(db) {
+        let server = start(&db).await;
+        let client = server.client("u1", stateless()).await;
+        let missing = call(&client, "complete_task", json!({"user_id": "u1", "task_id": 424242})).await;
+        assert!(error_text(&missing).contains("not found"));
+        let empty = call(&client, "add_task", json!({"user_id": "u1", "title": "   "})).await;
+        assert!(error_text(&empty).contains("title"));
+        let long = call(&client, "add_task", json!({"user_id": "u1", "title": "x".repeat(201)})).await;
+        assert!(error_text(&long).contains("200"));
+        let nothing = call(&client, "update_task", json!({"user_id": "u1", "task_id": 1})).await;
+        assert!(error_text(&nothing).contains("nothing to update"));
+        assert!(server.db.list_tasks("u1", StatusFilter::All).await.unwrap().is_empty());
+    }
+
+    async fn malformed_arguments_are_reported_and_change_nothing(db) {
+        // Per the 2025-11-25 specification, argument validation failures are tool execution
+        // errors (so a model can correct its call); an unknown tool stays a protocol error.
+        let server = start(&db).await;
+        let client = server.client("u1", legacy()).await;
+        for (tool, args, needle) in [
+            ("add_task", json!({"user_id": "u1"}), "title"),
+            ("complete_task", json!({"user_id": "u1", "task_id": "three"}), "three"),
+            ("list_tasks", json!({"user_id": "u1", "status": "someday"}), "someday"),
+            ("add_task", json!({"user_id": "u1", "title": "x", "owner": "u2"}), "owner"),
+        ] {
+            let result = call(&client, tool, args).await;
+            assert!(error_text(&result).contains(needle), "{tool}: {result:?}");
+        }
+        let unknown = client.call_tool(CallToolRequestParams::new("drop_database")).await;
+        assert!(unknown.is_err(), "{unknown:?}");
+        assert!(server.db.list_tasks("u1", StatusFilter::All).await.unwrap().is_empty());
+    }
+
+    async fn no_argument_reaches_another_users_tasks(db) {
+        let server = start(&db).await;
+        let alice = server.client("alice", stateless()).await;
+        let secret = call(&alice, "add_task", json!({"user_id": "alice", "title": "alice's secret"})).await;
+        let id = structured(&secret)["task_id"].as_i64().unwrap();
+
+        let mallory = server.client("mallory", legacy()).await;
+        // Forged user_id: refused outright.
+        for (tool, args) in [
+            ("list_tasks", json!({"user_id": "alice"})),
+            ("add_task", json!({"user_id": "alice", "title": "planted"})),
+            ("complete_task", json!({"user_id": "alice", "task_id": id})),
+            ("update_task", json!({"user_id": "alice", "task_id": id, "title": "pwned"})),
+            ("delete_task", json!({"user_id": "alice", "task_id": id})),
+        ] {
+            let result = call(&mallory, tool, args).await;
+            assert!(error_text(&result).contains("not the signed-in user"), "{tool}");
+        }
+        // Her own user_id with Alice's task id: it does not exist for her.
+        for tool in ["complete_task", "delete_task"] {
+            let result = call(&mallory, tool, json!({"user_id": "mallory", "task_id": id})).await;
+            assert!(error_text(&result).contains("not found"), "{tool}");
+        }
+        let result = call(&mallory, "update_task", json!({"user_id": "mallory", "task_id": id, "title": "pwned"})).await;
+        assert!(error_text(&result).contains("not found"));
+        let listed = call(&mallory, "list_tasks", json!({"user_id": "mallory"})).await;
+        assert_eq!(structured(&listed)["count"], 0);
+
+        let tasks = server.db.list_tasks("alice", StatusFilter::All).await.unwrap();
+        assert_eq!((tasks.len(), tasks[0].title.as_str(), tasks[0].completed), (1, "alice's secret", false));
+    }
+}
+
+async fn post(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    request
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_get_401_before_any_tool_runs() {
+    let db = TestDb::sqlite_memory();
+    let server = start(&db).await;
+    assert_eq!(post(&server.url, &[]).await.status(), 401);
+    assert_eq!(
+        post(&server.url, &[("authorization", "Bearer forged.token.here")])
+            .await
+            .status(),
+        401
+    );
+    let other_secret = TokenIssuer::new(&TokenConfig {
+        secret: b"x".repeat(40),
+        ..tokens()
+    })
+    .issue("u1", "a@b.co", "A")
+    .unwrap();
+    assert_eq!(
+        post(&server.url, &[("authorization", &format!("Bearer {other_secret}"))])
+            .await
+            .status(),
+        401
+    );
+    let bearer = format!("Bearer {}", server.token("u1"));
+    assert_eq!(post(&server.url, &[("authorization", &bearer)]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_origins_are_refused_but_the_service_name_works() {
+    let db = TestDb::sqlite_memory();
+    let server = start(&db).await;
+    let bearer = format!("Bearer {}", server.token("u1"));
+    let foreign = post(&server.url, &[("authorization", &bearer), ("host", "evil.example.com")]).await;
+    assert_eq!(foreign.status(), 403);
+    let browser = post(
+        &server.url,
+        &[("authorization", &bearer), ("origin", "https://evil.example.com")],
+    )
+    .await;
+    assert_eq!(browser.status(), 403);
+    let in_cluster = post(&server.url, &[("authorization", &bearer), ("host", "todo-mcp:8001")]).await;
+    assert_eq!(in_cluster.status(), 200, "the Kubernetes service name must be accepted");
+}
