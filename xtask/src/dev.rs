@@ -32,16 +32,24 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     };
 
     let port = args.port.to_string();
-    let backend = Spec::new("backend", bin_dir.join("todo-backend"))
-        .env("PORT", &port)
-        .env("BIND_ADDR", "127.0.0.1")
-        .env("DATABASE_URL", &database_url)
-        .env("BETTER_AUTH_SECRET", &secret)
-        .env("LOG_FORMAT", "pretty")
-        .env("DATA_DIR", data_dir.to_string_lossy().as_ref());
-    let mut supervisor = Supervisor::start(vec![backend])?;
+    let mcp_port = free_port_near(8001, args.port)?;
+    let service = |name: &'static str, binary: &str, port: &str| {
+        Spec::new(name, bin_dir.join(binary))
+            .env("PORT", port)
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("DATABASE_URL", &database_url)
+            .env("BETTER_AUTH_SECRET", &secret)
+            .env("LOG_FORMAT", "pretty")
+            .env("DATA_DIR", data_dir.to_string_lossy().as_ref())
+    };
+    let mut supervisor = Supervisor::start(vec![
+        service("backend", "todo-backend", &port),
+        service("mcp", "todo-mcp", &mcp_port.to_string()),
+    ])?;
     let url = format!("http://127.0.0.1:{port}");
+    let mcp_url = format!("http://127.0.0.1:{mcp_port}");
     supervisor.wait_ready(&format!("{url}/readyz"), Duration::from_secs(60))?;
+    supervisor.wait_ready(&format!("{mcp_url}/readyz"), Duration::from_secs(60))?;
     let database = if args.postgres.is_some() {
         "PostgreSQL"
     } else {
@@ -49,8 +57,17 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     };
     println!("\ntodo-chatbot is running on {database}:");
     println!("  backend  {url}   API docs: {url}/docs");
+    println!("  mcp      {mcp_url}/mcp   (MCP streamable HTTP; send the user's token as a bearer token)");
     println!("Press Ctrl-C to stop.\n");
     supervisor.wait()
+}
+
+/// `preferred` if it is free and not the public port, else any free port.
+fn free_port_near(preferred: u16, public: u16) -> anyhow::Result<u16> {
+    if preferred != public && TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return Ok(preferred);
+    }
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
 fn ensure_port_free(port: u16) -> anyhow::Result<()> {
