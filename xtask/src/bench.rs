@@ -24,10 +24,12 @@ const SEED_TASKS: usize = 1000;
 pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Api => api(sh, args),
+        BenchTarget::Mcp => mcp(sh, args),
     }
 }
 
 fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    let connections = args.connections.unwrap_or(64);
     cmd!(sh, "cargo build --release --bin todo-backend").run()?;
     let postgres = args
         .postgres
@@ -62,7 +64,7 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     let ids = seed(&tasks_url, &token)?;
     println!(
         "\nbench api: backend on PostgreSQL, {SEED_TASKS} tasks, {} connections, {}s per scenario\n",
-        args.connections, args.seconds
+        connections, args.seconds
     );
     println!(
         "{:<16} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
@@ -75,17 +77,11 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
             "get one task",
             Request::Get(ids.iter().map(|id| format!("{tasks_url}/{id}")).collect()),
         ),
-        ("create task", Request::Post(tasks_url.clone())),
+        ("create task", Request::create_task(&tasks_url)),
     ];
     let mut failed = false;
     for (name, request) in scenarios {
-        let result = load(
-            &request,
-            &token,
-            args.connections,
-            Duration::from_secs(args.seconds),
-            pid,
-        )?;
+        let result = load(&request, &token, connections, Duration::from_secs(args.seconds), pid)?;
         println!(
             "{name:<16} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>7.1} MiB",
             result.per_second, result.p50_ms, result.p99_ms, result.max_ms, result.errors, result.max_rss_mib
@@ -98,6 +94,120 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         bail!("some requests failed");
     }
     Ok(())
+}
+
+/// `cargo xtask bench mcp`: MCP `tools/call` round trips (token check, JSON-RPC, database) at 32
+/// connections, once on SQLite and once on PostgreSQL.
+fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    let connections = args.connections.unwrap_or(32);
+    cmd!(sh, "cargo build --release --bin todo-backend --bin todo-mcp").run()?;
+    let postgres = args
+        .postgres
+        .clone()
+        .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
+        .unwrap_or_else(|| DEFAULT_POSTGRES.into());
+    let sqlite_dir = root().join("target").join(format!("bench-sqlite-{}", random_hex(4)));
+    std::fs::create_dir_all(&sqlite_dir)?;
+    let schema = BenchSchema::create(sh, &postgres)?;
+    println!(
+        "\nbench mcp: tools/call over streamable HTTP, {connections} connections, {}s per scenario\n",
+        args.seconds
+    );
+    println!(
+        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "scenario", "calls/s", "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
+    );
+    let mut failed = false;
+    let databases = [
+        ("SQLite", format!("sqlite:{}", sqlite_dir.join("todo.db").display())),
+        ("PostgreSQL", schema.url.clone()),
+    ];
+    for (database, url) in databases {
+        failed |= mcp_on(&url, database, connections, Duration::from_secs(args.seconds))?;
+    }
+    schema.drop(sh);
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+    if failed {
+        bail!("some calls failed");
+    }
+    Ok(())
+}
+
+fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<bool> {
+    let (backend_port, mcp_port) = (free_port()?, free_port()?);
+    let secret = random_hex(32);
+    let service = |name: &'static str, binary: &str, port: u16| {
+        Spec::new(name, root().join("target/release").join(binary))
+            .env("PORT", &port.to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("DATABASE_URL", database_url)
+            .env("DATABASE_MAX_CONNECTIONS", "16")
+            .env("BETTER_AUTH_SECRET", &secret)
+            .env("RUST_LOG", "warn")
+    };
+    let mut supervisor = Supervisor::start(vec![
+        service("backend", "todo-backend", backend_port),
+        service("mcp", "todo-mcp", mcp_port),
+    ])?;
+    let base = format!("http://127.0.0.1:{backend_port}");
+    let mcp_url = format!("http://127.0.0.1:{mcp_port}/mcp");
+    supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
+    supervisor.wait_ready(&format!("http://127.0.0.1:{mcp_port}/readyz"), Duration::from_secs(60))?;
+    let pid = supervisor.pid("mcp").context("mcp is not running")?;
+
+    let client = Client::new();
+    let session = client.post(
+        &format!("{base}/api/auth/sign-up"),
+        None,
+        &json!({
+            "email": format!("bench-{}@example.com", random_hex(6)), "password": "bench-password", "name": "Bench"
+        }),
+    )?;
+    let token = session["token"].as_str().context("no token")?.to_string();
+    let user: Arc<str> = session["user"]["id"].as_str().context("no user id")?.into();
+    for i in 0..50 {
+        client.post(
+            &format!("{base}/api/{user}/tasks"),
+            Some(&token),
+            &json!({"title": format!("seed {i}")}),
+        )?;
+    }
+    let tool_call = |tool: &'static str| {
+        let user = user.clone();
+        Request::Post {
+            url: mcp_url.clone(),
+            body: Arc::new(move |worker, i| {
+                let arguments = match tool {
+                    "add_task" => json!({"user_id": &*user, "title": format!("mcp load {worker}-{i}")}),
+                    _ => json!({"user_id": &*user, "status": "pending"}),
+                };
+                json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
+                    .to_string()
+            }),
+            headers: vec![
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+            must_contain: Some("\"isError\":false"),
+        }
+    };
+    let mut failed = false;
+    // Listing first: the add phase creates tens of thousands of tasks.
+    for tool in ["list_tasks", "add_task"] {
+        let result = load(&tool_call(tool), &token, connections, duration, pid)?;
+        println!(
+            "{:<24} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>7.1} MiB",
+            format!("{tool} ({database})"),
+            result.per_second,
+            result.p50_ms,
+            result.p99_ms,
+            result.max_ms,
+            result.errors,
+            result.max_rss_mib
+        );
+        failed |= result.errors > 0;
+    }
+    Ok(failed)
 }
 
 /// A schema of its own, so a benchmark neither sees nor leaves data in the database's others.
@@ -162,11 +272,36 @@ fn seed(tasks_url: &str, token: &str) -> anyhow::Result<Vec<i64>> {
     Ok(ids)
 }
 
+#[derive(Clone)]
 enum Request {
     /// GETs cycling over these URLs.
     Get(Vec<String>),
-    /// POSTs creating a task.
-    Post(String),
+    /// POSTs of `body(worker, i)`; with `must_contain`, a 2xx answer lacking it counts as an error
+    /// (an MCP tool error is a 200 carrying `"isError":true`).
+    Post {
+        url: String,
+        body: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+        headers: Vec<(&'static str, &'static str)>,
+        must_contain: Option<&'static str>,
+    },
+}
+
+impl Request {
+    fn create_task(url: &str) -> Request {
+        Request::Post {
+            url: url.to_string(),
+            body: Arc::new(|worker, i| json!({"title": format!("load {worker}-{i}")}).to_string()),
+            headers: Vec::new(),
+            must_contain: None,
+        }
+    }
+
+    fn first_url(&self) -> &str {
+        match self {
+            Request::Get(urls) => &urls[0],
+            Request::Post { url, .. } => url,
+        }
+    }
 }
 
 struct LoadResult {
@@ -195,11 +330,8 @@ fn load(
         let workers: Vec<_> = (0..connections)
             .map(|worker| {
                 let authorization = format!("Bearer {token}");
-                let (urls, post) = match request {
-                    Request::Get(urls) => (urls.clone(), false),
-                    Request::Post(url) => (vec![url.clone()], true),
-                };
-                tokio::spawn(async move { connection(worker, &urls, post, &authorization, began, ends).await })
+                let request = request.clone();
+                tokio::spawn(async move { connection(worker, &request, &authorization, began, ends).await })
             })
             .collect();
         let mut latencies = Vec::new();
@@ -233,8 +365,7 @@ fn load(
 /// One connection sending requests back to back; latencies count between `began` and `ends`.
 async fn connection(
     worker: usize,
-    urls: &[String],
-    post: bool,
+    request: &Request,
     authorization: &str,
     began: Instant,
     ends: Instant,
@@ -242,7 +373,7 @@ async fn connection(
     use http_body_util::{BodyExt as _, Full};
     use hyper::body::Bytes;
 
-    let first: http::Uri = urls[0].parse()?;
+    let first: http::Uri = request.first_url().parse()?;
     let authority = first.authority().context("URL without host")?.clone();
     let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
     stream.set_nodelay(true)?;
@@ -257,25 +388,36 @@ async fn connection(
             break;
         }
         i += 1;
-        let uri: http::Uri = urls[i % urls.len()].parse()?;
+        let (url, must_contain) = match request {
+            Request::Get(urls) => (&urls[i % urls.len()], None),
+            Request::Post { url, must_contain, .. } => (url, *must_contain),
+        };
+        let uri: http::Uri = url.parse()?;
         let builder = http::Request::builder()
             .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
             .header("host", authority.as_str())
             .header("authorization", authorization);
-        let request = if post {
-            let body = json!({"title": format!("load {worker}-{i}")}).to_string();
-            builder
-                .method("POST")
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body)))?
-        } else {
-            builder.method("GET").body(Full::new(Bytes::new()))?
+        let outgoing = match request {
+            Request::Get(_) => builder.method("GET").body(Full::new(Bytes::new()))?,
+            Request::Post { body, headers, .. } => {
+                let mut builder = builder.method("POST").header("content-type", "application/json");
+                for (name, value) in headers {
+                    builder = builder.header(*name, *value);
+                }
+                builder.body(Full::new(Bytes::from(body(worker, i))))?
+            }
         };
         sender.ready().await?;
-        let ok = match sender.send_request(request).await {
+        let ok = match sender.send_request(outgoing).await {
             Ok(response) => {
                 let success = response.status().is_success();
-                response.into_body().collect().await.is_ok() && success
+                match response.into_body().collect().await {
+                    Ok(collected) => {
+                        let bytes = collected.to_bytes();
+                        success && must_contain.is_none_or(|needle| contains(&bytes, needle.as_bytes()))
+                    }
+                    Err(_) => false,
+                }
             }
             Err(_) => false,
         };
@@ -285,6 +427,10 @@ async fn connection(
         }
     }
     Ok((latencies, errors))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Samples a process's resident set size from /proc every 50 ms and keeps the maximum.

@@ -48,9 +48,9 @@ pub struct BenchArgs {
     /// Seconds per scenario
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Concurrent connections
-    #[arg(long, default_value_t = 64)]
-    pub connections: usize,
+    /// Concurrent connections (default: 64 for api, 32 for mcp)
+    #[arg(long)]
+    pub connections: Option<usize>,
     /// PostgreSQL to run against (default: TEST_DATABASE_URL, else the local test database)
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
@@ -60,4 +60,6 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// The task REST API on PostgreSQL: list 1,000 tasks, get one, create
     Api,
+    /// MCP tools/call add_task and list_tasks, on SQLite and on PostgreSQL
+    Mcp,
 }

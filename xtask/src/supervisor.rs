@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -45,11 +45,7 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn start(specs: Vec<Spec>) -> anyhow::Result<Self> {
         let (tx, events) = mpsc::channel();
-        let stop = tx.clone();
-        ctrlc::set_handler(move || {
-            let _ = stop.send(Event::Stop);
-        })
-        .context("cannot install the Ctrl-C handler")?;
+        install_stop_handler(tx.clone())?;
         let width = specs.iter().map(|s| s.name.len()).max().unwrap_or(0);
         let mut children = Vec::new();
         for spec in specs {
@@ -148,6 +144,27 @@ impl Drop for Supervisor {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+/// Routes Ctrl-C and SIGTERM to the newest supervisor. The process-wide handler can be installed
+/// only once, and a benchmark runs several supervisors one after another.
+fn install_stop_handler(tx: mpsc::Sender<Event>) -> anyhow::Result<()> {
+    static CURRENT: Mutex<Option<mpsc::Sender<Event>>> = Mutex::new(None);
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    *CURRENT.lock().map_err(|_| anyhow::anyhow!("stop handler poisoned"))? = Some(tx);
+    INSTALLED
+        .get_or_init(|| {
+            ctrlc::set_handler(|| {
+                if let Ok(current) = CURRENT.lock()
+                    && let Some(tx) = current.as_ref()
+                {
+                    let _ = tx.send(Event::Stop);
+                }
+            })
+            .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))
 }
 
 /// Asks a child to stop the way Kubernetes does (SIGTERM), so it shuts down gracefully.
