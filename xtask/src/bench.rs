@@ -50,16 +50,7 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
     let pid = supervisor.pid("backend").context("backend is not running")?;
 
-    let client = Client::new();
-    let session = client.post(
-        &format!("{base}/api/auth/sign-up"),
-        None,
-        &json!({
-            "email": format!("bench-{}@example.com", random_hex(6)), "password": "bench-password", "name": "Bench"
-        }),
-    )?;
-    let token = session["token"].as_str().context("no token")?.to_string();
-    let user = session["user"]["id"].as_str().context("no user id")?.to_string();
+    let (token, user) = sign_up(&base)?;
     let tasks_url = format!("{base}/api/{user}/tasks");
     let ids = seed(&tasks_url, &token)?;
     println!(
@@ -155,16 +146,9 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
     supervisor.wait_ready(&format!("http://127.0.0.1:{mcp_port}/readyz"), Duration::from_secs(60))?;
     let pid = supervisor.pid("mcp").context("mcp is not running")?;
 
+    let (token, user) = sign_up(&base)?;
+    let user: Arc<str> = user.into();
     let client = Client::new();
-    let session = client.post(
-        &format!("{base}/api/auth/sign-up"),
-        None,
-        &json!({
-            "email": format!("bench-{}@example.com", random_hex(6)), "password": "bench-password", "name": "Bench"
-        }),
-    )?;
-    let token = session["token"].as_str().context("no token")?.to_string();
-    let user: Arc<str> = session["user"]["id"].as_str().context("no user id")?.into();
     for i in 0..50 {
         client.post(
             &format!("{base}/api/{user}/tasks"),
@@ -239,6 +223,20 @@ impl BenchSchema {
         let (admin_url, sql) = (self.admin_url, format!("DROP SCHEMA {} CASCADE", self.name));
         let _ = cmd!(sh, "psql {admin_url} -qc {sql}").quiet().ignore_stdout().run();
     }
+}
+
+/// A fresh benchmark user: its token and its id.
+fn sign_up(base: &str) -> anyhow::Result<(String, String)> {
+    let client = Client::new();
+    let email = format!("bench-{}@example.com", random_hex(6));
+    let session = client.post(
+        &format!("{base}/api/auth/sign-up"),
+        None,
+        &json!({"email": email, "password": "bench-password", "name": "Bench"}),
+    )?;
+    let token = session["token"].as_str().context("no token")?.to_string();
+    let user = session["user"]["id"].as_str().context("no user id")?.to_string();
+    Ok((token, user))
 }
 
 fn free_port() -> anyhow::Result<u16> {
