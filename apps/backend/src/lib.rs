@@ -7,13 +7,10 @@ mod routes;
 mod state;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::routing::{get, patch, post};
-use todo_core::auth::{JwksVerifier, TokenIssuer, TokenVerifier};
-use todo_core::db::Db;
+use todo_core::auth::TokenIssuer;
 use todo_core::http::{health_routes, with_common_layers};
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
@@ -22,19 +19,13 @@ pub use config::BackendConfig;
 pub use openapi::ApiDoc;
 pub use state::AppState;
 
-/// How long start-up waits for the database before giving up.
-const DATABASE_STARTUP_DEADLINE: Duration = Duration::from_secs(60);
-
 /// Connects to the database, applies migrations and builds the application.
 pub async fn build(config: &BackendConfig) -> anyhow::Result<Router> {
-    let db = Db::connect_and_migrate(&config.database, DATABASE_STARTUP_DEADLINE)
-        .await
-        .context("cannot prepare the database")?;
-    let jwks = config.jwks.clone().map(JwksVerifier::new).transpose()?.map(Arc::new);
+    let (db, verifier) = todo_core::service::connect(&config.database, &config.tokens, config.jwks.as_ref()).await?;
     let state = AppState {
         db,
         issuer: Arc::new(TokenIssuer::new(&config.tokens)),
-        verifier: Arc::new(TokenVerifier::new(&config.tokens, jwks)),
+        verifier,
     };
     Ok(router(state, config))
 }

@@ -1,7 +1,5 @@
-use anyhow::Context as _;
 use todo_backend::BackendConfig;
-use todo_core::config::{Env, LogFormat};
-use todo_core::http::{bind, serve, shutdown_signal};
+use todo_core::config::Env;
 
 // glibc's and musl's allocators are slow under many small, concurrent allocations (rows, JSON).
 #[global_allocator]
@@ -10,10 +8,5 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = BackendConfig::from_env(Env::from_process());
-    todo_core::telemetry::init(config.as_ref().map_or(LogFormat::Json, |c| c.service.log_format));
-    let config = config.context("todo-backend cannot start")?;
-    let app = todo_backend::build(&config).await?;
-    let listener = bind(config.service.addr).await?;
-    tracing::info!(addr = %config.service.addr, "todo-backend listening");
-    serve(listener, app, shutdown_signal(), config.service.shutdown_timeout).await
+    todo_core::service::run("todo-backend", config, |c| &c.service, todo_backend::build).await
 }

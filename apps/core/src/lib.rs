@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod service;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod test_support;

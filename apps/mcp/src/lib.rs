@@ -5,31 +5,23 @@ pub mod config;
 pub mod tools;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{FromRequestParts as _, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use todo_core::auth::{JwksVerifier, TokenVerifier};
+use todo_core::auth::TokenVerifier;
 use todo_core::db::Db;
 use todo_core::http::{AuthUser, health_routes, with_common_layers};
 
 pub use config::McpConfig;
 pub use tools::TaskTools;
 
-const DATABASE_STARTUP_DEADLINE: Duration = Duration::from_secs(60);
-
 /// Connects to the database, applies migrations and builds the application.
 pub async fn build(config: &McpConfig) -> anyhow::Result<Router> {
-    let db = Db::connect_and_migrate(&config.database, DATABASE_STARTUP_DEADLINE)
-        .await
-        .context("cannot prepare the database")?;
-    let jwks = config.jwks.clone().map(JwksVerifier::new).transpose()?.map(Arc::new);
-    let verifier = Arc::new(TokenVerifier::new(&config.tokens, jwks));
+    let (db, verifier) = todo_core::service::connect(&config.database, &config.tokens, config.jwks.as_ref()).await?;
     Ok(router(db, verifier, config))
 }
 

@@ -1,0 +1,45 @@
+//! What every service's start-up shares: reaching the database and building the token verifier,
+//! and the `main` sequence (config → logging → build → listen → serve until SIGTERM).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+
+use crate::auth::{JwksConfig, JwksVerifier, TokenConfig, TokenVerifier};
+use crate::config::{ConfigError, LogFormat, ServiceConfig};
+use crate::db::{Db, DbOptions};
+use crate::http::{bind, serve, shutdown_signal};
+
+/// How long start-up waits for the database before giving up.
+pub const DATABASE_STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Connects (retrying until the deadline), applies migrations, and builds the token verifier.
+pub async fn connect(
+    database: &DbOptions,
+    tokens: &TokenConfig,
+    jwks: Option<&JwksConfig>,
+) -> anyhow::Result<(Db, Arc<TokenVerifier>)> {
+    let db = Db::connect_and_migrate(database, DATABASE_STARTUP_DEADLINE)
+        .await
+        .context("cannot prepare the database")?;
+    let jwks = jwks.cloned().map(JwksVerifier::new).transpose()?.map(Arc::new);
+    Ok((db, Arc::new(TokenVerifier::new(tokens, jwks))))
+}
+
+/// A service's `main`: validated config, logging, the app, then serving until SIGTERM or Ctrl-C.
+pub async fn run<C>(
+    name: &str,
+    config: Result<C, ConfigError>,
+    service: impl Fn(&C) -> &ServiceConfig,
+    build: impl AsyncFnOnce(&C) -> anyhow::Result<Router>,
+) -> anyhow::Result<()> {
+    crate::telemetry::init(config.as_ref().map_or(LogFormat::Json, |c| service(c).log_format));
+    let config = config.with_context(|| format!("{name} cannot start"))?;
+    let app = build(&config).await?;
+    let settings = service(&config);
+    let listener = bind(settings.addr).await?;
+    tracing::info!(addr = %settings.addr, "{name} listening");
+    serve(listener, app, shutdown_signal(), settings.shutdown_timeout).await
+}
