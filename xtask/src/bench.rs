@@ -4,16 +4,16 @@
 //! connections for S seconds after a one-second warm-up. The load generator runs on the same
 //! machine (one async thread), so the figures include its cost.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 use xshell::{Shell, cmd};
 
+use crate::api::{Client, free_port, sign_up};
 use crate::flags::{BenchArgs, BenchTarget};
 use crate::project::{random_hex, root};
 use crate::supervisor::{Spec, Supervisor};
@@ -50,7 +50,7 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
     let pid = supervisor.pid("backend").context("backend is not running")?;
 
-    let (token, user) = sign_up(&base)?;
+    let (token, user) = sign_up(&base, "bench")?;
     let tasks_url = format!("{base}/api/{user}/tasks");
     let ids = seed(&tasks_url, &token)?;
     println!(
@@ -146,7 +146,7 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
     supervisor.wait_ready(&format!("http://127.0.0.1:{mcp_port}/readyz"), Duration::from_secs(60))?;
     let pid = supervisor.pid("mcp").context("mcp is not running")?;
 
-    let (token, user) = sign_up(&base)?;
+    let (token, user) = sign_up(&base, "bench")?;
     let user: Arc<str> = user.into();
     let client = Client::new();
     for i in 0..50 {
@@ -223,24 +223,6 @@ impl BenchSchema {
         let (admin_url, sql) = (self.admin_url, format!("DROP SCHEMA {} CASCADE", self.name));
         let _ = cmd!(sh, "psql {admin_url} -qc {sql}").quiet().ignore_stdout().run();
     }
-}
-
-/// A fresh benchmark user: its token and its id.
-fn sign_up(base: &str) -> anyhow::Result<(String, String)> {
-    let client = Client::new();
-    let email = format!("bench-{}@example.com", random_hex(6));
-    let session = client.post(
-        &format!("{base}/api/auth/sign-up"),
-        None,
-        &json!({"email": email, "password": "bench-password", "name": "Bench"}),
-    )?;
-    let token = session["token"].as_str().context("no token")?.to_string();
-    let user = session["user"]["id"].as_str().context("no user id")?.to_string();
-    Ok((token, user))
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn seed(tasks_url: &str, token: &str) -> anyhow::Result<Vec<i64>> {
@@ -462,27 +444,4 @@ fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// A keep-alive HTTP client that treats any non-2xx answer as an error.
-struct Client {
-    agent: ureq::Agent,
-}
-
-impl Client {
-    fn new() -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .new_agent();
-        Client { agent }
-    }
-
-    fn post(&self, url: &str, token: Option<&str>, body: &Value) -> anyhow::Result<Value> {
-        let mut request = self.agent.post(url);
-        if let Some(token) = token {
-            request = request.header("authorization", &format!("Bearer {token}"));
-        }
-        Ok(request.send_json(body)?.body_mut().read_json()?)
-    }
 }

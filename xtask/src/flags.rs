@@ -24,7 +24,10 @@ pub struct TestArgs {
     /// Skip `cargo fmt --check` and clippy
     #[arg(long)]
     pub no_lint: bool,
-    /// Only run tests whose name contains this
+    /// Only run the third-party client suites (MCP conformance, MCP Inspector)
+    #[arg(long, conflicts_with = "filter")]
+    pub clients_only: bool,
+    /// Only run tests whose name contains this (skips the third-party client suites)
     pub filter: Option<String>,
 }
 

@@ -1,11 +1,15 @@
 //! `cargo xtask`: the project's automation, one module per command.
 
+mod api;
 mod bench;
 mod dev;
 mod flags;
+mod mcp_clients;
+mod node_tools;
 mod project;
 mod supervisor;
 mod test;
+mod token_proxy;
 
 use clap::Parser as _;
 

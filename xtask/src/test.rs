@@ -6,11 +6,17 @@ use crate::flags::TestArgs;
 use crate::project::skip_or_fail;
 
 pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
+    if args.clients_only {
+        return crate::mcp_clients::run(sh);
+    }
     if !args.no_lint {
         lint(sh)?;
     }
     let filter = args.filter.as_deref().map(|f| vec![f]).unwrap_or_default();
     cmd!(sh, "cargo test --workspace --all-targets --locked -- {filter...}").run()?;
+    if args.filter.is_none() {
+        crate::mcp_clients::run(sh)?;
+    }
     Ok(())
 }
 

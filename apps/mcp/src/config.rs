@@ -9,6 +9,10 @@ pub const DEFAULT_PORT: u16 = 8001;
 /// Host names accepted by default: loopback, and the Kubernetes service name the agent uses.
 pub const DEFAULT_ALLOWED_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1", "todo-mcp"];
 
+/// Browser origins accepted by default: pages served from this machine (the MCP Inspector's web
+/// UI, say). A DNS-rebinding page carries its own host name as its origin and is refused.
+pub const DEFAULT_ALLOWED_ORIGINS: &[&str] = &["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
+
 #[derive(Debug, Clone)]
 pub struct McpConfig {
     pub service: ServiceConfig,
@@ -17,7 +21,7 @@ pub struct McpConfig {
     pub jwks: Option<JwksConfig>,
     /// `Host` header values accepted (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
-    /// Browser origins accepted; empty means no browser may call.
+    /// Browser origins accepted (`scheme://host:port`, `:*` for any port); empty means none.
     pub allowed_origins: Vec<String>,
 }
 
@@ -38,7 +42,8 @@ impl McpConfig {
         let jwks = config::jwks_from_env(&mut env);
         let allowed_hosts = list(&env, "MCP_ALLOWED_HOSTS")
             .unwrap_or_else(|| DEFAULT_ALLOWED_HOSTS.iter().map(|h| h.to_string()).collect());
-        let allowed_origins = list(&env, "MCP_ALLOWED_ORIGINS").unwrap_or_default();
+        let allowed_origins = list(&env, "MCP_ALLOWED_ORIGINS")
+            .unwrap_or_else(|| DEFAULT_ALLOWED_ORIGINS.iter().map(|o| o.to_string()).collect());
         env.finish()?;
         Ok(McpConfig {
             service,

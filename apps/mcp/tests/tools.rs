@@ -261,7 +261,7 @@ async fn requests_without_a_valid_token_get_401_before_any_tool_runs() {
 }
 
 #[tokio::test]
-async fn foreign_hosts_and_origins_are_refused_but_the_service_name_works() {
+async fn foreign_hosts_and_origins_are_refused_but_the_service_name_and_local_pages_work() {
     let db = TestDb::sqlite_memory();
     let server = start(&db).await;
     let bearer = format!("Bearer {}", server.token("u1"));
@@ -273,6 +273,16 @@ async fn foreign_hosts_and_origins_are_refused_but_the_service_name_works() {
     )
     .await;
     assert_eq!(browser.status(), 403);
+    let local_page = post(
+        &server.url,
+        &[("authorization", &bearer), ("origin", "http://localhost:6274")],
+    )
+    .await;
+    assert_eq!(
+        local_page.status(),
+        200,
+        "a page served from this machine (Inspector UI) is accepted"
+    );
     let in_cluster = post(&server.url, &[("authorization", &bearer), ("host", "todo-mcp:8001")]).await;
     assert_eq!(in_cluster.status(), 200, "the Kubernetes service name must be accepted");
 }
