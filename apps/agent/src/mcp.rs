@@ -1,0 +1,133 @@
+//! The agent's MCP client: the task tools of `MCP_URL`, called with the user's own token.
+//!
+//! Each respond request opens a stateless (2026-07-28) rmcp client carrying the caller's bearer
+//! token, so the MCP server decides whose tasks are reachable. The tool list is the same for every
+//! user: it is cached and fetched again when a call names a tool the cache does not know.
+
+use std::sync::Arc;
+
+use rmcp::model::{CallToolRequestParams, ProtocolVersion, Tool};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
+use serde_json::{Map, Value};
+use thiserror::Error;
+use tokio::sync::RwLock;
+
+use crate::model::ToolSpec;
+
+#[derive(Debug, Error)]
+pub enum McpError {
+    #[error("the task service (MCP) is unreachable: {0}")]
+    Unreachable(String),
+    #[error("the task service (MCP) failed: {0}")]
+    Failed(String),
+}
+
+/// A tool call's outcome as the model and the user see it.
+#[derive(Debug, Clone)]
+pub struct ToolOutcome {
+    /// The structured result, or the text content when there is none.
+    pub result: Value,
+    pub is_error: bool,
+}
+
+#[derive(Clone)]
+pub struct McpGateway {
+    url: String,
+    tools: Arc<RwLock<Option<Arc<Vec<ToolSpec>>>>>,
+}
+
+/// One user's connection to the MCP server, for the duration of one respond request.
+pub struct McpSession {
+    client: RunningService<RoleClient, ()>,
+    gateway: McpGateway,
+}
+
+impl McpGateway {
+    pub fn new(url: impl Into<String>) -> Self {
+        McpGateway {
+            url: url.into(),
+            tools: Arc::default(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn connect(&self, token: &str) -> Result<McpSession, McpError> {
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(token.to_string()),
+        );
+        let mode = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        let client = ().serve_with_lifecycle(transport, mode).await.map_err(|e| McpError::Unreachable(e.to_string()))?;
+        Ok(McpSession {
+            client,
+            gateway: self.clone(),
+        })
+    }
+
+    async fn forget_tools(&self) {
+        *self.tools.write().await = None;
+    }
+}
+
+impl McpSession {
+    /// The tools, from the cache when it has them.
+    pub async fn tools(&self) -> Result<Arc<Vec<ToolSpec>>, McpError> {
+        if let Some(tools) = self.gateway.tools.read().await.as_ref() {
+            return Ok(tools.clone());
+        }
+        let listed = self
+            .client
+            .list_all_tools()
+            .await
+            .map_err(|e| McpError::Failed(format!("tools/list: {e}")))?;
+        let tools = Arc::new(listed.iter().map(tool_spec).collect::<Vec<_>>());
+        *self.gateway.tools.write().await = Some(tools.clone());
+        Ok(tools)
+    }
+
+    /// Fetches the tool list again (after a call named a tool the cached list lacked).
+    pub async fn refresh_tools(&self) -> Result<Arc<Vec<ToolSpec>>, McpError> {
+        self.gateway.forget_tools().await;
+        self.tools().await
+    }
+
+    pub async fn call(&self, name: &str, arguments: Map<String, Value>) -> Result<ToolOutcome, McpError> {
+        let result = self
+            .client
+            .call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(arguments))
+            .await
+            .map_err(|e| McpError::Failed(format!("tools/call {name}: {e}")))?;
+        let text: Vec<&str> = result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+            .collect();
+        let result_value = match result.structured_content {
+            Some(value) => value,
+            None => Value::String(text.join("\n")),
+        };
+        Ok(ToolOutcome {
+            result: result_value,
+            is_error: result.is_error.unwrap_or(false),
+        })
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.cancel().await;
+    }
+}
+
+fn tool_spec(tool: &Tool) -> ToolSpec {
+    ToolSpec {
+        name: tool.name.to_string(),
+        description: tool.description.as_deref().unwrap_or_default().to_string(),
+        parameters: Value::Object((*tool.input_schema).clone()),
+    }
+}

@@ -1,0 +1,62 @@
+//! `POST /v1/respond`: a conversation in, the agent's reply and the tool calls it made out.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
+use serde::Deserialize;
+use todo_core::auth::TokenVerifier;
+use todo_core::http::{ApiError, ApiJson, AuthUser};
+
+use crate::runner::{Agent, Caller, HistoryMessage, Reply, Role, RunError};
+
+/// At most this many messages of history are read; the backend sends the last 20.
+const MAX_MESSAGES: usize = 50;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub agent: Arc<Agent>,
+    pub verifier: Arc<TokenVerifier>,
+}
+
+impl FromRef<AppState> for Arc<TokenVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RespondRequest {
+    pub messages: Vec<HistoryMessage>,
+}
+
+pub async fn respond(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<RespondRequest>,
+) -> Result<ApiJson<Reply>, ApiError> {
+    let messages = request.messages;
+    match messages.last() {
+        Some(last) if last.role == Role::User && !last.content.trim().is_empty() => {}
+        _ => return Err(ApiError::bad_request("messages must end with a non-empty user message")),
+    }
+    if messages.len() > MAX_MESSAGES {
+        return Err(ApiError::bad_request(format!("at most {MAX_MESSAGES} messages")));
+    }
+    let caller = Caller {
+        user_id: user.id().to_string(),
+        name: user.claims.name.clone(),
+        token: user.token.clone(),
+    };
+    let reply = state.agent.respond(&caller, &messages).await.map_err(|e| {
+        tracing::error!(error = %e, "agent run failed");
+        match e {
+            RunError::Mcp(_) => ApiError::unavailable(e.to_string()),
+            RunError::ModelTimeout(_) => {
+                ApiError::new(http::StatusCode::GATEWAY_TIMEOUT, "model_timeout", e.to_string())
+            }
+            RunError::Model(_) => ApiError::new(http::StatusCode::BAD_GATEWAY, "model_error", e.to_string()),
+        }
+    })?;
+    Ok(ApiJson(reply))
+}
