@@ -62,14 +62,10 @@ impl AgentConfig {
                     }
                     None => "unused".into(),
                 };
-                let max_retries = env.parse("LLM_MAX_RETRIES", 3, "a whole number");
-                let retry_ms: u64 = env.parse("LLM_RETRY_BASE_MS", 500, "a number of milliseconds");
                 Provider::OpenAi(OpenAiSettings {
                     api_key,
                     base_url,
                     model: env.string("LLM_MODEL", DEFAULT_MODEL),
-                    max_retries,
-                    retry_base: Duration::from_millis(retry_ms),
                 })
             }
             other => {

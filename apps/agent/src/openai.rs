@@ -3,9 +3,9 @@
 //!
 //! Requests and answers go through async-openai's bring-your-own-types calls as plain JSON, so
 //! near-compatible servers (extra fields, an empty `finish_reason`, arguments sent as an object,
-//! a missing call id) are read leniently rather than refused by strict enums.
-
-use std::time::Duration;
+//! a missing call id) are read leniently rather than refused by strict enums. async-openai retries
+//! 429s, 5xx answers and failed connections itself (three retries, exponential backoff from
+//! 100 ms, honouring `Retry-After`).
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -19,9 +19,6 @@ pub struct OpenAiSettings {
     pub api_key: String,
     pub base_url: String,
     pub model: String,
-    /// Retries after a 429, a 5xx or a failed connection; the wait doubles from `retry_base`.
-    pub max_retries: u32,
-    pub retry_base: Duration,
 }
 
 pub struct OpenAiModel {
@@ -56,21 +53,9 @@ impl OpenAiModel {
         request
     }
 
-    async fn complete_with_retries(&self, request: Value) -> Result<ModelTurn, ModelError> {
-        let mut attempt = 0;
-        loop {
-            let outcome: Result<Value, OpenAIError> = self.client.chat().create_byot(request.clone()).await;
-            match outcome {
-                Ok(answer) => return parse_answer(&answer),
-                Err(error) if attempt < self.settings.max_retries && retryable(&error) => {
-                    let wait = self.settings.retry_base * 2u32.saturating_pow(attempt);
-                    tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %error, "model call failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(error) => return Err(classify(error)),
-            }
-        }
+    async fn complete_json(&self, request: Value) -> Result<ModelTurn, ModelError> {
+        let answer: Value = self.client.chat().create_byot(request).await.map_err(classify)?;
+        parse_answer(&answer)
     }
 }
 
@@ -80,7 +65,7 @@ impl ChatModel for OpenAiModel {
     }
 
     fn complete<'a>(&'a self, messages: &'a [Message], tools: &'a [ToolSpec]) -> ModelFuture<'a> {
-        Box::pin(self.complete_with_retries(self.request(messages, tools)))
+        Box::pin(self.complete_json(self.request(messages, tools)))
     }
 }
 
@@ -99,14 +84,6 @@ fn message_json(message: &Message) -> Value {
             })).collect::<Vec<_>>(),
         }),
         Message::Tool { call_id, content } => json!({"role": "tool", "tool_call_id": call_id, "content": content}),
-    }
-}
-
-fn retryable(error: &OpenAIError) -> bool {
-    match error {
-        OpenAIError::ApiError(api) => api.status_code.as_u16() == 429 || api.status_code.is_server_error(),
-        OpenAIError::Reqwest(e) => e.is_connect() || e.is_timeout() || e.is_request(),
-        _ => false,
     }
 }
 
