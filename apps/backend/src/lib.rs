@@ -1,5 +1,6 @@
 //! The todo-chatbot backend: accounts, the task REST API, health and OpenAPI docs.
 
+mod agent;
 pub mod config;
 mod extract;
 mod openapi;
@@ -15,6 +16,7 @@ use todo_core::http::{health_routes, with_common_layers};
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use agent::AgentClient;
 pub use config::BackendConfig;
 pub use openapi::ApiDoc;
 pub use state::AppState;
@@ -26,6 +28,7 @@ pub async fn build(config: &BackendConfig) -> anyhow::Result<Router> {
         db,
         issuer: Arc::new(TokenIssuer::new(&config.tokens)),
         verifier,
+        agent: agent::AgentClient::new(&config.agent_url, config.agent_timeout)?,
     };
     Ok(router(state, config))
 }
@@ -48,6 +51,12 @@ pub fn router(state: AppState, config: &BackendConfig) -> Router {
         .route(
             "/api/{user_id}/tasks/{id}/complete",
             patch(routes::tasks::toggle_complete),
+        )
+        .route("/api/{user_id}/chat", post(routes::chat::send))
+        .route("/api/{user_id}/conversations", get(routes::chat::conversations))
+        .route(
+            "/api/{user_id}/conversations/{id}/messages",
+            get(routes::chat::messages),
         )
         .with_state(state.clone());
     let app = Router::new()

@@ -4,12 +4,15 @@ use axum::extract::FromRef;
 use todo_core::auth::{TokenIssuer, TokenVerifier};
 use todo_core::db::Db;
 
+use crate::agent::AgentClient;
+
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub issuer: Arc<TokenIssuer>,
     pub verifier: Arc<TokenVerifier>,
+    pub agent: AgentClient,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {

@@ -144,6 +144,74 @@ impl TaskChanges {
     }
 }
 
+pub const MESSAGE_MAX_CHARS: usize = 4000;
+const CONVERSATION_TITLE_CHARS: usize = 60;
+
+/// A chat conversation, newest activity last in `updated_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Conversation {
+    pub id: i64,
+    pub title: String,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    User,
+    Assistant,
+}
+
+impl ChatRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatRole::User => "user",
+            ChatRole::Assistant => "assistant",
+        }
+    }
+}
+
+/// A stored chat message; an assistant's carries the tool calls it made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChatMessage {
+    pub id: i64,
+    pub role: ChatRole,
+    pub content: String,
+    #[schema(value_type = Vec<Object>)]
+    pub tool_calls: Vec<serde_json::Value>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user's chat message: trimmed, 1 to 4,000 characters.
+pub fn validate_message(raw: &str) -> Result<String, ValidationError> {
+    let message = raw.trim();
+    if message.is_empty() {
+        return Err(ValidationError::new("message", "message must not be empty"));
+    }
+    if message.chars().count() > MESSAGE_MAX_CHARS {
+        return Err(ValidationError::new(
+            "message",
+            format!("message must be at most {MESSAGE_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(message.to_string())
+}
+
+/// A conversation's title from its first message: the first line, at most 60 characters.
+pub fn conversation_title(first_message: &str) -> String {
+    let line = first_message.lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= CONVERSATION_TITLE_CHARS {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(CONVERSATION_TITLE_CHARS - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
 /// An account. The password hash never leaves the data layer's callers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct User {

@@ -1,0 +1,137 @@
+//! The stateless chat endpoint: the conversation lives in the database, so any replica can take
+//! any message, and a restart loses nothing.
+//!
+//! The user's message is stored before the agent is called and the reply after, so a message is
+//! kept even when the agent is down or slow (503/504).
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use todo_core::domain::{ChatMessage, ChatRole, Conversation, conversation_title, validate_message};
+use todo_core::http::{ApiError, ApiJson, ApiPath, ErrorBody};
+use utoipa::ToSchema;
+
+use crate::agent::Turn;
+use crate::extract::Owner;
+use crate::state::AppState;
+
+/// How many messages of history the agent sees.
+pub const HISTORY_MESSAGES: i64 = 20;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    /// Continue this conversation; omit to start a new one.
+    pub conversation_id: Option<i64>,
+    /// 1 to 4,000 characters.
+    #[schema(example = "add buy milk")]
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatResponse {
+    pub conversation_id: i64,
+    pub response: String,
+    /// Each MCP tool call the agent made: `{name, arguments, result, is_error}`.
+    #[schema(value_type = Vec<Object>)]
+    pub tool_calls: Vec<Value>,
+}
+
+/// `/api/{user_id}/conversations/{id}/messages`; `user_id` is checked by `Owner`.
+#[derive(Debug, Deserialize)]
+pub struct ConversationPath {
+    #[allow(dead_code)]
+    pub user_id: String,
+    pub id: i64,
+}
+
+fn conversation_not_found(id: i64) -> ApiError {
+    ApiError::not_found(format!("conversation {id} not found"))
+}
+
+/// Send a message to the assistant; it may change tasks through its tools.
+#[utoipa::path(post, path = "/api/{user_id}/chat", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path)), request_body = ChatRequest,
+    responses((status = 200, body = ChatResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+pub async fn send(
+    State(state): State<AppState>,
+    owner: Owner,
+    ApiJson(request): ApiJson<ChatRequest>,
+) -> Result<ApiJson<ChatResponse>, ApiError> {
+    let user = owner.id();
+    let message = validate_message(&request.message)?;
+    let conversation = match request.conversation_id {
+        Some(id) => state.db.get_conversation(user, id).await.map_err(|e| match e {
+            todo_core::db::StoreError::NotFound => conversation_not_found(id),
+            other => other.into(),
+        })?,
+        None => {
+            state
+                .db
+                .create_conversation(user, &conversation_title(&message))
+                .await?
+        }
+    };
+    state
+        .db
+        .add_message(user, conversation.id, ChatRole::User, &message, &[])
+        .await?;
+    let history = state
+        .db
+        .recent_messages(user, conversation.id, HISTORY_MESSAGES)
+        .await?;
+    let turns: Vec<Turn<'_>> = history
+        .iter()
+        .map(|m| Turn {
+            role: m.role,
+            content: &m.content,
+        })
+        .collect();
+    let reply = state.agent.respond(&owner.0.token, &turns).await?;
+    state
+        .db
+        .add_message(
+            user,
+            conversation.id,
+            ChatRole::Assistant,
+            &reply.response,
+            &reply.tool_calls,
+        )
+        .await?;
+    Ok(ApiJson(ChatResponse {
+        conversation_id: conversation.id,
+        response: reply.response,
+        tool_calls: reply.tool_calls,
+    }))
+}
+
+/// The user's conversations, most recently active first.
+#[utoipa::path(get, path = "/api/{user_id}/conversations", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = [Conversation]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn conversations(
+    State(state): State<AppState>,
+    owner: Owner,
+) -> Result<ApiJson<Vec<Conversation>>, ApiError> {
+    Ok(ApiJson(state.db.list_conversations(owner.id()).await?))
+}
+
+/// Every message of a conversation, oldest first, with the assistant's tool calls.
+#[utoipa::path(get, path = "/api/{user_id}/conversations/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = [ChatMessage]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    owner: Owner,
+    ApiPath(path): ApiPath<ConversationPath>,
+) -> Result<ApiJson<Vec<ChatMessage>>, ApiError> {
+    let user = owner.id();
+    state.db.get_conversation(user, path.id).await.map_err(|e| match e {
+        todo_core::db::StoreError::NotFound => conversation_not_found(path.id),
+        other => other.into(),
+    })?;
+    Ok(ApiJson(state.db.list_messages(user, path.id).await?))
+}

@@ -1,0 +1,111 @@
+//! Conversation and message repository. Like tasks, every statement is scoped by `user_id`: a
+//! conversation id of another user behaves like a missing one.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, StoreError, on_pool};
+use crate::domain::{ChatMessage, ChatRole, Conversation};
+
+type MessageRow = (i64, String, String, Option<String>, DateTime<Utc>);
+
+fn message(row: MessageRow) -> Result<ChatMessage, StoreError> {
+    let (id, role, content, tool_calls, created_at) = row;
+    let role = match role.as_str() {
+        "user" => ChatRole::User,
+        "assistant" => ChatRole::Assistant,
+        other => return Err(StoreError::Corrupt(format!("message {id} has role {other:?}"))),
+    };
+    let tool_calls = match tool_calls {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("message {id} has unreadable tool calls: {e}")))?,
+        None => Vec::new(),
+    };
+    Ok(ChatMessage {
+        id,
+        role,
+        content,
+        tool_calls,
+        created_at,
+    })
+}
+
+impl Db {
+    pub async fn create_conversation(&self, user_id: &str, title: &str) -> Result<Conversation, StoreError> {
+        const SQL: &str = "INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                           RETURNING id, title, created_at, updated_at";
+        let now = Utc::now();
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(SQL)
+            .bind(user_id).bind(title).bind(now).fetch_one(pool).await)?)
+    }
+
+    pub async fn get_conversation(&self, user_id: &str, id: i64) -> Result<Conversation, StoreError> {
+        const SQL: &str = "SELECT id, title, created_at, updated_at FROM conversations WHERE id = $1 AND user_id = $2";
+        let found = on_pool!(self, pool => sqlx::query_as::<_, Conversation>(SQL)
+            .bind(id).bind(user_id).fetch_optional(pool).await)?;
+        found.ok_or(StoreError::NotFound)
+    }
+
+    /// The user's conversations, most recently active first.
+    pub async fn list_conversations(&self, user_id: &str) -> Result<Vec<Conversation>, StoreError> {
+        const SQL: &str = "SELECT id, title, created_at, updated_at FROM conversations \
+                           WHERE user_id = $1 ORDER BY updated_at DESC, id DESC";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(SQL).bind(user_id).fetch_all(pool).await)?)
+    }
+
+    /// Appends a message (with the assistant's tool calls as JSON) and marks the conversation active.
+    pub async fn add_message(
+        &self,
+        user_id: &str,
+        conversation_id: i64,
+        role: ChatRole,
+        content: &str,
+        tool_calls: &[serde_json::Value],
+    ) -> Result<ChatMessage, StoreError> {
+        const TOUCH: &str = "UPDATE conversations SET updated_at = $3 WHERE id = $1 AND user_id = $2";
+        const INSERT: &str = "INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, created_at) \
+                              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, role, content, tool_calls, created_at";
+        let now = Utc::now();
+        let touched = on_pool!(self, pool => sqlx::query(TOUCH)
+            .bind(conversation_id).bind(user_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        if touched == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let tool_calls = (!tool_calls.is_empty())
+            .then(|| serde_json::to_string(tool_calls))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row: MessageRow = on_pool!(self, pool => sqlx::query_as(INSERT)
+            .bind(conversation_id)
+            .bind(user_id)
+            .bind(role.as_str())
+            .bind(content)
+            .bind(&tool_calls)
+            .bind(now)
+            .fetch_one(pool)
+            .await)?;
+        message(row)
+    }
+
+    /// The last `limit` messages of a conversation, oldest first.
+    pub async fn recent_messages(
+        &self,
+        user_id: &str,
+        conversation_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        const SQL: &str = "SELECT id, role, content, tool_calls, created_at FROM messages \
+                           WHERE conversation_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3";
+        let rows: Vec<MessageRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(conversation_id).bind(user_id).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().rev().map(message).collect()
+    }
+
+    /// Every message of a conversation, oldest first.
+    pub async fn list_messages(&self, user_id: &str, conversation_id: i64) -> Result<Vec<ChatMessage>, StoreError> {
+        const SQL: &str = "SELECT id, role, content, tool_calls, created_at FROM messages \
+                           WHERE conversation_id = $1 AND user_id = $2 ORDER BY id";
+        let rows: Vec<MessageRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(conversation_id).bind(user_id).fetch_all(pool).await)?;
+        rows.into_iter().map(message).collect()
+    }
+}
