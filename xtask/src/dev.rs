@@ -16,7 +16,7 @@ use crate::supervisor::{Spec, Supervisor};
 pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     ensure_port_free(args.port)?;
     let profile = if args.release { vec!["--release"] } else { vec![] };
-    cmd!(sh, "cargo build {profile...} --bin todo-backend")
+    cmd!(sh, "cargo build {profile...} --bin todo-backend --bin todo-mcp --bin todo-agent")
         .run()
         .context("building the services failed")?;
     let bin_dir = root()
@@ -33,6 +33,9 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
 
     let port = args.port.to_string();
     let mcp_port = free_port_near(8001, args.port)?;
+    let agent_port = free_port_near(8002, args.port)?;
+    let mcp_url = format!("http://127.0.0.1:{mcp_port}");
+    let agent_url = format!("http://127.0.0.1:{agent_port}");
     let service = |name: &'static str, binary: &str, port: &str| {
         Spec::new(name, bin_dir.join(binary))
             .env("PORT", port)
@@ -42,14 +45,21 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
             .env("LOG_FORMAT", "pretty")
             .env("DATA_DIR", data_dir.to_string_lossy().as_ref())
     };
+    // The agent uses OpenAI when OPENAI_API_KEY is set in this shell, else the offline engine.
+    let provider = if std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
+        "an OpenAI-compatible model (OPENAI_API_KEY is set)"
+    } else {
+        "the offline engine (set OPENAI_API_KEY for a real model)"
+    };
     let mut supervisor = Supervisor::start(vec![
-        service("backend", "todo-backend", &port),
+        service("backend", "todo-backend", &port).env("AGENT_URL", &agent_url),
         service("mcp", "todo-mcp", &mcp_port.to_string()),
+        service("agent", "todo-agent", &agent_port.to_string()).env("MCP_URL", &format!("{mcp_url}/mcp")),
     ])?;
     let url = format!("http://127.0.0.1:{port}");
-    let mcp_url = format!("http://127.0.0.1:{mcp_port}");
-    supervisor.wait_ready(&format!("{url}/readyz"), Duration::from_secs(60))?;
-    supervisor.wait_ready(&format!("{mcp_url}/readyz"), Duration::from_secs(60))?;
+    for base in [&url, &mcp_url, &agent_url] {
+        supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
+    }
     let database = if args.postgres.is_some() {
         "PostgreSQL"
     } else {
@@ -58,6 +68,7 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     println!("\ntodo-chatbot is running on {database}:");
     println!("  backend  {url}   API docs: {url}/docs");
     println!("  mcp      {mcp_url}/mcp   (MCP streamable HTTP; send the user's token as a bearer token)");
+    println!("  agent    {agent_url}   answering with {provider}");
     println!("Press Ctrl-C to stop.\n");
     supervisor.wait()
 }

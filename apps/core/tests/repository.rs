@@ -125,3 +125,42 @@ async fn an_unsupported_url_is_a_clear_error() {
     let err = Db::connect_lazy(&todo_core::db::DbOptions::new("mysql://localhost/x")).unwrap_err();
     assert!(err.to_string().contains("postgres://"), "{err}");
 }
+
+mod conversations {
+    use super::*;
+
+    both_backends! {
+        async fn conversations_keep_messages_in_order_per_user(test_db) {
+            use todo_core::domain::ChatRole;
+            let db = open(&test_db).await;
+            let first = db.create_conversation("u1", "add buy milk").await.unwrap();
+            let second = db.create_conversation("u1", "second").await.unwrap();
+            for i in 0..25 {
+                let role = if i % 2 == 0 { ChatRole::User } else { ChatRole::Assistant };
+                let calls = if i % 2 == 1 { vec![serde_json::json!({"name": "add_task", "is_error": false})] } else { vec![] };
+                db.add_message("u1", first.id, role, &format!("message {i}"), &calls).await.unwrap();
+            }
+            let recent = db.recent_messages("u1", first.id, 20).await.unwrap();
+            assert_eq!(recent.len(), 20);
+            assert_eq!(recent[0].content, "message 5");
+            assert_eq!(recent[19].content, "message 24");
+            assert_eq!(recent[0].role, ChatRole::Assistant);
+            assert_eq!(recent[0].tool_calls[0]["name"], "add_task");
+            assert!(recent[1].tool_calls.is_empty());
+            assert_eq!(db.list_messages("u1", first.id).await.unwrap().len(), 25);
+
+            // The conversation written to last comes first.
+            let listed: Vec<i64> = db.list_conversations("u1").await.unwrap().iter().map(|c| c.id).collect();
+            assert_eq!(listed, vec![first.id, second.id]);
+
+            // Another user's conversation id behaves like a missing one.
+            assert!(matches!(db.get_conversation("u2", first.id).await, Err(StoreError::NotFound)));
+            assert!(matches!(
+                db.add_message("u2", first.id, ChatRole::User, "hi", &[]).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(db.list_messages("u2", first.id).await.unwrap().is_empty());
+            assert!(db.list_conversations("u2").await.unwrap().is_empty());
+        }
+    }
+}
