@@ -25,6 +25,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     match args.target {
         BenchTarget::Api => api(sh, args),
         BenchTarget::Mcp => mcp(sh, args),
+        BenchTarget::Chat => chat(sh, args),
     }
 }
 
@@ -192,6 +193,111 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
         failed |= result.errors > 0;
     }
     Ok(failed)
+}
+
+/// `cargo xtask bench chat`: `POST /api/{user}/chat` round trips through every service (backend →
+/// agent with the offline engine → MCP → database) at 16 connections, each its own conversation,
+/// alternating "add …" and "mark it done"; once on SQLite and once on PostgreSQL.
+fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    let connections = args.connections.unwrap_or(16);
+    cmd!(
+        sh,
+        "cargo build --release --bin todo-backend --bin todo-mcp --bin todo-agent"
+    )
+    .run()?;
+    let postgres = args
+        .postgres
+        .clone()
+        .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
+        .unwrap_or_else(|| DEFAULT_POSTGRES.into());
+    let sqlite_dir = root().join("target").join(format!("bench-sqlite-{}", random_hex(4)));
+    std::fs::create_dir_all(&sqlite_dir)?;
+    let schema = BenchSchema::create(sh, &postgres)?;
+    println!(
+        "\nbench chat: chat round trips through backend, agent (offline), mcp and the database, \
+         {connections} connections, {}s per database\n",
+        args.seconds
+    );
+    println!(
+        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "scenario", "chats/s", "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
+    );
+    let mut failed = false;
+    let databases = [
+        ("SQLite", format!("sqlite:{}", sqlite_dir.join("todo.db").display())),
+        ("PostgreSQL", schema.url.clone()),
+    ];
+    for (database, url) in databases {
+        failed |= chat_on(&url, database, connections, Duration::from_secs(args.seconds))?;
+    }
+    schema.drop(sh);
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+    if failed {
+        bail!("some chats failed");
+    }
+    Ok(())
+}
+
+fn chat_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<bool> {
+    let (backend_port, mcp_port, agent_port) = (free_port()?, free_port()?, free_port()?);
+    let secret = random_hex(32);
+    let service = |name: &'static str, binary: &str, port: u16| {
+        Spec::new(name, root().join("target/release").join(binary))
+            .env("PORT", &port.to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("DATABASE_URL", database_url)
+            .env("DATABASE_MAX_CONNECTIONS", "16")
+            .env("BETTER_AUTH_SECRET", &secret)
+            .env("RUST_LOG", "warn")
+    };
+    let mut supervisor = Supervisor::start(vec![
+        service("backend", "todo-backend", backend_port).env("AGENT_URL", &format!("http://127.0.0.1:{agent_port}")),
+        service("mcp", "todo-mcp", mcp_port),
+        service("agent", "todo-agent", agent_port)
+            .env("MCP_URL", &format!("http://127.0.0.1:{mcp_port}/mcp"))
+            .env("LLM_PROVIDER", "offline"),
+    ])?;
+    for port in [backend_port, mcp_port, agent_port] {
+        supervisor.wait_ready(&format!("http://127.0.0.1:{port}/readyz"), Duration::from_secs(60))?;
+    }
+    let pid = supervisor.pid("backend").context("backend is not running")?;
+    let base = format!("http://127.0.0.1:{backend_port}");
+    let (token, user) = sign_up(&base, "bench")?;
+    let chat_url = format!("{base}/api/{user}/chat");
+    // One conversation per connection, so "it" always means that connection's last task.
+    let client = Client::new();
+    let conversations: Vec<i64> = (0..connections)
+        .map(|w| {
+            let reply = client.post(&chat_url, Some(&token), &json!({"message": format!("add warm-up {w}")}))?;
+            reply["conversation_id"].as_i64().context("no conversation id")
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let conversations = Arc::new(conversations);
+    let request = Request::Post {
+        url: chat_url,
+        body: Arc::new(move |worker, i| {
+            let message = if i % 2 == 0 {
+                format!("add bench task {worker}-{i}")
+            } else {
+                "mark it done".to_string()
+            };
+            json!({"conversation_id": conversations[worker], "message": message}).to_string()
+        }),
+        headers: Vec::new(),
+        must_contain: Some("\"is_error\":false"),
+    };
+    let result = load(&request, &token, connections, duration, pid)?;
+    println!(
+        "{:<24} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>7.1} MiB",
+        format!("chat ({database})"),
+        result.per_second,
+        result.p50_ms,
+        result.p99_ms,
+        result.max_ms,
+        result.errors,
+        result.max_rss_mib
+    );
+    Ok(result.errors > 0)
 }
 
 /// A schema of its own, so a benchmark neither sees nor leaves data in the database's others.

@@ -16,9 +16,12 @@ use crate::supervisor::{Spec, Supervisor};
 pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     ensure_port_free(args.port)?;
     let profile = if args.release { vec!["--release"] } else { vec![] };
-    cmd!(sh, "cargo build {profile...} --bin todo-backend --bin todo-mcp --bin todo-agent")
-        .run()
-        .context("building the services failed")?;
+    cmd!(
+        sh,
+        "cargo build {profile...} --bin todo-backend --bin todo-mcp --bin todo-agent"
+    )
+    .run()
+    .context("building the services failed")?;
     let bin_dir = root()
         .join("target")
         .join(if args.release { "release" } else { "debug" });

@@ -51,7 +51,7 @@ pub struct BenchArgs {
     /// Seconds per scenario
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Concurrent connections (default: 64 for api, 32 for mcp)
+    /// Concurrent connections (default: 64 for api, 32 for mcp, 16 for chat)
     #[arg(long)]
     pub connections: Option<usize>,
     /// PostgreSQL to run against (default: TEST_DATABASE_URL, else the local test database)
@@ -65,4 +65,6 @@ pub enum BenchTarget {
     Api,
     /// MCP tools/call add_task and list_tasks, on SQLite and on PostgreSQL
     Mcp,
+    /// Chat round trips (backend → agent, offline → MCP → database), on SQLite and on PostgreSQL
+    Chat,
 }
