@@ -6,7 +6,6 @@ pub mod mcp;
 pub mod model;
 pub mod offline;
 pub mod openai;
-mod readiness;
 mod routes;
 pub mod runner;
 
@@ -15,7 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::post;
 use todo_core::auth::{JwksVerifier, TokenVerifier};
-use todo_core::http::{health_routes, with_common_layers};
+use todo_core::http::{UpstreamReady, health_routes, with_common_layers};
 
 pub use config::{AgentConfig, Provider};
 pub use routes::AppState;
@@ -41,7 +40,10 @@ pub async fn build(config: &AgentConfig) -> anyhow::Result<Router> {
 }
 
 pub fn router(state: AppState, config: &AgentConfig) -> Router {
-    let readiness = Arc::new(readiness::McpReachable::new(&config.mcp_url));
+    // `http://host:port/mcp` → the MCP service's root, whose `/readyz` says whether it can work.
+    let mcp_root = config.mcp_url.trim_end_matches('/');
+    let mcp_root = mcp_root.strip_suffix("/mcp").unwrap_or(mcp_root);
+    let readiness = Arc::new(UpstreamReady::new("the MCP service", mcp_root));
     let app = Router::new()
         .route("/v1/respond", post(routes::respond))
         .with_state(state)

@@ -2,6 +2,8 @@
 //! middleware); `user_id` stays in the arguments for compatibility with the original contract, but
 //! any value other than the token's subject is refused, so no argument can reach another user.
 
+use std::sync::Arc;
+
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
@@ -81,10 +83,12 @@ pub struct TaskList {
     pub completed: usize,
 }
 
+/// Cloned for every request (the stateless transport builds a handler per request), so the
+/// router, built once, is shared rather than copied.
 #[derive(Clone)]
 pub struct TaskTools {
     db: Db,
-    tool_router: ToolRouter<Self>,
+    tool_router: Arc<ToolRouter<Self>>,
 }
 
 /// The acting user: the token's subject, provided the `user_id` argument names the same user.
@@ -124,7 +128,7 @@ impl TaskTools {
     pub fn new(db: Db) -> Self {
         TaskTools {
             db,
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 

@@ -31,6 +31,7 @@ fn message(row: MessageRow) -> Result<ChatMessage, StoreError> {
 
 impl Db {
     pub async fn create_conversation(&self, user_id: &str, title: &str) -> Result<Conversation, StoreError> {
+        let _turn = self.write_turn().await;
         const SQL: &str = "INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $3) \
                            RETURNING id, title, created_at, updated_at";
         let now = Utc::now();
@@ -61,6 +62,7 @@ impl Db {
         content: &str,
         tool_calls: &[serde_json::Value],
     ) -> Result<ChatMessage, StoreError> {
+        let _turn = self.write_turn().await;
         const TOUCH: &str = "UPDATE conversations SET updated_at = $3 WHERE id = $1 AND user_id = $2";
         const INSERT: &str = "INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, created_at) \
                               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, role, content, tool_calls, created_at";

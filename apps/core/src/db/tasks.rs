@@ -93,6 +93,7 @@ impl Db {
     }
 
     pub async fn create_task(&self, user_id: &str, task: &NewTask) -> Result<Task, StoreError> {
+        let _turn = self.write_turn().await;
         const SQL: &str = returning!(
             "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
              VALUES ($1, $2, $3, FALSE, $4, $4)"
@@ -109,6 +110,7 @@ impl Db {
     }
 
     pub async fn update_task(&self, user_id: &str, id: i64, changes: &TaskChanges) -> Result<Task, StoreError> {
+        let _turn = self.write_turn().await;
         // `$4` says whether the description changes at all, so that `$5 = NULL` can clear it.
         const SQL: &str = returning!(
             "UPDATE tasks SET title = COALESCE($3, title), \
@@ -135,6 +137,7 @@ impl Db {
 
     /// Flips a task between pending and completed.
     pub async fn toggle_task(&self, user_id: &str, id: i64) -> Result<Task, StoreError> {
+        let _turn = self.write_turn().await;
         const SQL: &str =
             returning!("UPDATE tasks SET completed = NOT completed, updated_at = $3 WHERE id = $1 AND user_id = $2");
         let task = on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL)
@@ -148,6 +151,7 @@ impl Db {
 
     /// Deletes a task and returns what it was.
     pub async fn delete_task(&self, user_id: &str, id: i64) -> Result<Task, StoreError> {
+        let _turn = self.write_turn().await;
         const SQL: &str = returning!("DELETE FROM tasks WHERE id = $1 AND user_id = $2");
         let task =
             on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL).bind(id).bind(user_id).fetch_optional(pool).await)?;

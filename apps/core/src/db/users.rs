@@ -6,6 +6,7 @@ use crate::domain::User;
 impl Db {
     /// Stores a new account; a registered email (in any letter case) is a `Conflict`.
     pub async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         const SQL: &str = "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
         let result = on_pool!(self, pool => sqlx::query(SQL)
             .bind(&user.id)

@@ -6,9 +6,11 @@ mod health;
 mod layers;
 mod metrics;
 mod server;
+mod upstream;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 pub use health::{Readiness, health_routes};
 pub use layers::{BODY_LIMIT_BYTES, with_common_layers};
 pub use server::{bind, serve, shutdown_signal};
+pub use upstream::UpstreamReady;
