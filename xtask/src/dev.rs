@@ -18,7 +18,7 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     let profile = if args.release { vec!["--release"] } else { vec![] };
     cmd!(
         sh,
-        "cargo build {profile...} --bin todo-backend --bin todo-mcp --bin todo-agent"
+        "cargo build {profile...} --bin todo-backend --bin todo-mcp --bin todo-agent --bin todo-frontend"
     )
     .run()
     .context("building the services failed")?;
@@ -34,9 +34,12 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
         None => format!("sqlite:{}", data_dir.join("todo.db").display()),
     };
 
+    // The frontend takes the public port; the others take their usual ports when free.
     let port = args.port.to_string();
+    let backend_port = free_port_near(8000, args.port)?;
     let mcp_port = free_port_near(8001, args.port)?;
     let agent_port = free_port_near(8002, args.port)?;
+    let backend_url = format!("http://127.0.0.1:{backend_port}");
     let mcp_url = format!("http://127.0.0.1:{mcp_port}");
     let agent_url = format!("http://127.0.0.1:{agent_port}");
     let service = |name: &'static str, binary: &str, port: &str| {
@@ -55,12 +58,13 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
         "the offline engine (set OPENAI_API_KEY for a real model)"
     };
     let mut supervisor = Supervisor::start(vec![
-        service("backend", "todo-backend", &port).env("AGENT_URL", &agent_url),
+        service("backend", "todo-backend", &backend_port.to_string()).env("AGENT_URL", &agent_url),
         service("mcp", "todo-mcp", &mcp_port.to_string()),
         service("agent", "todo-agent", &agent_port.to_string()).env("MCP_URL", &format!("{mcp_url}/mcp")),
+        service("frontend", "todo-frontend", &port).env("BACKEND_URL", &backend_url),
     ])?;
     let url = format!("http://127.0.0.1:{port}");
-    for base in [&url, &mcp_url, &agent_url] {
+    for base in [&backend_url, &mcp_url, &agent_url, &url] {
         supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
     }
     let database = if args.postgres.is_some() {
@@ -68,8 +72,9 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     } else {
         "SQLite (data/dev/todo.db)"
     };
-    println!("\ntodo-chatbot is running on {database}:");
-    println!("  backend  {url}   API docs: {url}/docs");
+    println!("\ntodo-chatbot is running on {database}. Open {url}\n");
+    println!("  frontend {url}   (the web UI; /api goes to the backend)");
+    println!("  backend  {backend_url}   API docs: {backend_url}/docs");
     println!("  mcp      {mcp_url}/mcp   (MCP streamable HTTP; send the user's token as a bearer token)");
     println!("  agent    {agent_url}   answering with {provider}");
     println!("Press Ctrl-C to stop.\n");

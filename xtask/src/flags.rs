@@ -17,6 +17,21 @@ pub enum Command {
     Dev(DevArgs),
     /// Benchmarks against real processes (figures go in the README)
     Bench(BenchArgs),
+    /// Smoke-test a running deployment through its public URL
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The deployment's public URL (the frontend)
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// Also probe /healthz and /readyz of another service, as NAME=URL (repeatable)
+    #[arg(long, value_name = "NAME=URL")]
+    pub service: Vec<String>,
+    /// Print the results as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -33,8 +48,8 @@ pub struct TestArgs {
 
 #[derive(Args)]
 pub struct DevArgs {
-    /// Public port
-    #[arg(long, default_value_t = 8000)]
+    /// Public port (the web UI)
+    #[arg(long, default_value_t = 3000)]
     pub port: u16,
     /// Use this PostgreSQL database instead of the embedded SQLite one
     #[arg(long, value_name = "URL")]

@@ -10,6 +10,7 @@ mod project;
 mod supervisor;
 mod test;
 mod token_proxy;
+mod verify;
 
 use clap::Parser as _;
 
@@ -20,5 +21,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Test(args) => test::run(&sh, &args),
         flags::Command::Dev(args) => dev::run(&sh, &args),
         flags::Command::Bench(args) => bench::run(&sh, &args),
+        flags::Command::Verify(args) => verify::run(&args),
     }
 }

@@ -36,6 +36,9 @@ pub struct ToolOutcome {
 #[derive(Clone)]
 pub struct McpGateway {
     url: String,
+    /// One HTTP client for every session: building one per request (rmcp's default) costs a TLS
+    /// set-up and a new TCP connection each time, which was most of a chat's CPU time.
+    http: reqwest::Client,
     tools: Arc<RwLock<Option<Arc<Vec<ToolSpec>>>>>,
 }
 
@@ -47,8 +50,15 @@ pub struct McpSession {
 
 impl McpGateway {
     pub fn new(url: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            // The MCP endpoint never redirects; following one could replay the user's token.
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default();
         McpGateway {
             url: url.into(),
+            http,
             tools: Arc::default(),
         }
     }
@@ -58,7 +68,8 @@ impl McpGateway {
     }
 
     pub async fn connect(&self, token: &str) -> Result<McpSession, McpError> {
-        let transport = StreamableHttpClientTransport::from_config(
+        let transport = StreamableHttpClientTransport::with_client(
+            self.http.clone(),
             StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(token.to_string()),
         );
         let mode = ClientLifecycleMode::Discover {

@@ -37,7 +37,7 @@ pub fn router(state: AppState, config: &BackendConfig) -> Router {
     let api = Router::new()
         .route("/api/auth/sign-up", post(routes::auth::sign_up))
         .route("/api/auth/sign-in", post(routes::auth::sign_in))
-        .route("/api/auth/me", get(routes::auth::me))
+        .route("/api/auth/me", get(routes::auth::me).delete(routes::auth::delete_me))
         .route(
             "/api/{user_id}/tasks",
             get(routes::tasks::list).post(routes::tasks::create),

@@ -166,3 +166,12 @@ mod tests {
         }
     }
 }
+
+/// Delete the signed-in account with all its tasks and conversations.
+#[utoipa::path(delete, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "deleted"), (status = 401, body = ErrorBody)))]
+pub async fn delete_me(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
+    state.db.delete_account(user.id()).await?;
+    tracing::info!(user = %user.id(), "account deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -33,4 +33,20 @@ impl Db {
         const SQL: &str = "SELECT id, email, name, password_hash, created_at FROM users WHERE id = $1";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(SQL).bind(id).fetch_optional(pool).await)?)
     }
+
+    /// Deletes an account and everything it owns (messages, conversations, tasks). Tokens already
+    /// issued stay valid until they expire, but reach nothing: the data is gone and sign-in fails.
+    pub async fn delete_account(&self, user_id: &str) -> Result<(), StoreError> {
+        const STATEMENTS: [&str; 4] = [
+            "DELETE FROM messages WHERE user_id = $1",
+            "DELETE FROM conversations WHERE user_id = $1",
+            "DELETE FROM tasks WHERE user_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ];
+        let _turn = self.write_turn().await;
+        for sql in STATEMENTS {
+            on_pool!(self, pool => sqlx::query(sql).bind(user_id).execute(pool).await.map(|_| ()))?;
+        }
+        Ok(())
+    }
 }

@@ -1,0 +1,339 @@
+// todo-chatbot web UI: plain JavaScript, no build step. Talks only to its own origin (/api/*).
+"use strict";
+
+const SESSION_KEY = "todo-chatbot.session";
+const $ = (id) => document.getElementById(id);
+
+const state = { token: null, user: null, conversation: null, tasks: [] };
+
+// ---------- API ----------
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, "network", "The server cannot be reached. Check your connection and try again.");
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data && data.error ? data.error : { code: "http_" + response.status, message: response.statusText };
+    if (response.status === 401 && state.token) signOut("Your session has ended. Please sign in again.");
+    throw new ApiError(response.status, error.code, error.message);
+  }
+  return data;
+}
+
+const displayName = () => state.user.name || state.user.email || "there";
+const userPath = (rest) => `/api/${encodeURIComponent(state.user.id)}${rest}`;
+
+// ---------- session ----------
+
+function saveSession(session) {
+  state.token = session.token;
+  state.user = session.user;
+  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+function signOut(message) {
+  localStorage.removeItem(SESSION_KEY);
+  Object.assign(state, { token: null, user: null, conversation: null, tasks: [] });
+  $("messages").replaceChildren();
+  $("task-list").replaceChildren();
+  $("conversation-list").replaceChildren();
+  showAuth(message || "");
+}
+
+function showAuth(message) {
+  $("app").hidden = true;
+  $("auth").hidden = false;
+  $("auth-error").textContent = message;
+  $("sign-in-email").focus();
+}
+
+async function showApp() {
+  $("auth").hidden = true;
+  $("app").hidden = false;
+  $("who").textContent = `Signed in as ${displayName()}`;
+  startConversation();
+  await Promise.all([refreshTasks(), refreshConversations()]);
+  $("chat-input").focus();
+}
+
+function selectTab(which) {
+  const signIn = which === "sign-in";
+  $("tab-sign-in").setAttribute("aria-selected", String(signIn));
+  $("tab-sign-up").setAttribute("aria-selected", String(!signIn));
+  $("sign-in-form").hidden = !signIn;
+  $("sign-up-form").hidden = signIn;
+  $("auth-error").textContent = "";
+  (signIn ? $("sign-in-email") : $("sign-up-name")).focus();
+}
+
+async function submitAuth(event, path, fields) {
+  event.preventDefault();
+  const form = event.target;
+  const button = form.querySelector("button[type=submit]");
+  const body = Object.fromEntries(fields.map((f) => [f, form.elements[f].value]));
+  button.disabled = true;
+  try {
+    saveSession(await api("POST", path, body));
+    form.reset();
+    await showApp();
+  } catch (error) {
+    $("auth-error").textContent = error.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---------- chat ----------
+
+function chipsFor(toolCalls) {
+  const chips = document.createElement("div");
+  chips.className = "chips";
+  for (const call of toolCalls || []) {
+    const chip = document.createElement("span");
+    chip.className = "chip " + (call.is_error ? "failed" : "ok");
+    chip.textContent = call.name;
+    chip.title = JSON.stringify(call.arguments);
+    chips.append(chip);
+  }
+  return chips;
+}
+
+function addMessage(role, text, toolCalls) {
+  const item = document.createElement("li");
+  item.className = `message ${role}`;
+  const label = document.createElement("span");
+  label.className = "visually-hidden";
+  label.textContent = role === "user" ? "You: " : role === "assistant" ? "Assistant: " : "Error: ";
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  item.append(label, body);
+  if (toolCalls && toolCalls.length) item.append(chipsFor(toolCalls));
+  $("messages").append(item);
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+
+function startConversation() {
+  state.conversation = null;
+  $("messages").replaceChildren();
+  addMessage("assistant", `Hi ${displayName()}! Tell me what to add, or ask “what’s pending?”.`);
+  markCurrentConversation();
+}
+
+async function sendMessage(event) {
+  event.preventDefault();
+  const input = $("chat-input");
+  const message = input.value.trim();
+  if (!message) return;
+  input.value = "";
+  addMessage("user", message);
+  const button = $("chat-form").querySelector("button");
+  button.disabled = true;
+  $("pending").hidden = false;
+  $("messages").setAttribute("aria-busy", "true");
+  try {
+    const reply = await api("POST", userPath("/chat"), {
+      message,
+      ...(state.conversation ? { conversation_id: state.conversation } : {}),
+    });
+    state.conversation = reply.conversation_id;
+    addMessage("assistant", reply.response, reply.tool_calls);
+    await Promise.all([refreshTasks(), refreshConversations()]);
+  } catch (error) {
+    addMessage("error", error.message);
+  } finally {
+    button.disabled = false;
+    $("pending").hidden = true;
+    $("messages").removeAttribute("aria-busy");
+    input.focus();
+  }
+}
+
+async function refreshConversations() {
+  const list = $("conversation-list");
+  try {
+    const conversations = await api("GET", userPath("/conversations"));
+    list.replaceChildren(
+      ...conversations.map((c) => {
+        const item = document.createElement("li");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = c.title || `Conversation ${c.id}`;
+        button.dataset.id = c.id;
+        button.addEventListener("click", () => openConversation(c.id));
+        item.append(button);
+        return item;
+      }),
+    );
+    markCurrentConversation();
+  } catch (error) {
+    if (error.status !== 401) console.warn("conversations:", error.message);
+  }
+}
+
+function markCurrentConversation() {
+  for (const button of $("conversation-list").querySelectorAll("button")) {
+    button.setAttribute("aria-current", String(Number(button.dataset.id) === state.conversation));
+  }
+}
+
+async function openConversation(id) {
+  try {
+    const messages = await api("GET", userPath(`/conversations/${id}/messages`));
+    state.conversation = id;
+    $("messages").replaceChildren();
+    for (const m of messages) addMessage(m.role, m.content, m.tool_calls);
+    markCurrentConversation();
+    $("chat-input").focus();
+  } catch (error) {
+    addMessage("error", error.message);
+  }
+}
+
+// ---------- tasks ----------
+
+async function refreshTasks() {
+  try {
+    state.tasks = await api("GET", userPath("/tasks"));
+    renderTasks();
+    $("task-error").textContent = "";
+  } catch (error) {
+    $("task-error").textContent = error.message;
+  }
+}
+
+function renderTasks() {
+  const pending = state.tasks.filter((t) => !t.completed).length;
+  $("task-counts").textContent = `(${pending} pending, ${state.tasks.length - pending} done)`;
+  $("task-list").replaceChildren(...state.tasks.map(taskItem));
+}
+
+function taskItem(task) {
+  const item = document.createElement("li");
+  item.className = "task" + (task.completed ? " done" : "");
+  item.dataset.id = task.id;
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.checked = task.completed;
+  box.id = `task-${task.id}-done`;
+  box.setAttribute("aria-label", `${task.completed ? "Reopen" : "Complete"} “${task.title}”`);
+  box.addEventListener("change", () => taskAction(() => api("PATCH", userPath(`/tasks/${task.id}/complete`))));
+  const title = document.createElement("label");
+  title.className = "title";
+  title.htmlFor = box.id;
+  title.textContent = task.title;
+  const id = document.createElement("span");
+  id.className = "id";
+  id.textContent = `#${task.id}`;
+  const edit = document.createElement("button");
+  edit.type = "button";
+  edit.textContent = "Edit";
+  edit.setAttribute("aria-label", `Edit “${task.title}”`);
+  edit.addEventListener("click", () => editTask(item, task));
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.textContent = "Delete";
+  remove.setAttribute("aria-label", `Delete “${task.title}”`);
+  remove.addEventListener("click", () => taskAction(() => api("DELETE", userPath(`/tasks/${task.id}`))));
+  item.append(box, title, id, edit, remove);
+  return item;
+}
+
+function editTask(item, task) {
+  const form = document.createElement("form");
+  form.className = "task-form";
+  const input = document.createElement("input");
+  input.value = task.title;
+  input.maxLength = 200;
+  input.required = true;
+  input.setAttribute("aria-label", `New title for “${task.title}”`);
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Save";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.textContent = "Cancel";
+  cancel.addEventListener("click", renderTasks);
+  form.append(input, save, cancel);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    taskAction(() => api("PUT", userPath(`/tasks/${task.id}`), { title: input.value }));
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") renderTasks();
+  });
+  item.replaceChildren(form);
+  input.focus();
+  input.select();
+}
+
+async function taskAction(action) {
+  try {
+    await action();
+    $("task-error").textContent = "";
+  } catch (error) {
+    $("task-error").textContent = error.message;
+  }
+  await refreshTasks();
+}
+
+async function addTask(event) {
+  event.preventDefault();
+  const input = $("task-title");
+  const title = input.value.trim();
+  if (!title) return;
+  await taskAction(async () => {
+    await api("POST", userPath("/tasks"), { title });
+    input.value = "";
+  });
+  input.focus();
+}
+
+// ---------- start ----------
+
+async function start() {
+  $("tab-sign-in").addEventListener("click", () => selectTab("sign-in"));
+  $("tab-sign-up").addEventListener("click", () => selectTab("sign-up"));
+  $("sign-in-form").addEventListener("submit", (e) => submitAuth(e, "/api/auth/sign-in", ["email", "password"]));
+  $("sign-up-form").addEventListener("submit", (e) =>
+    submitAuth(e, "/api/auth/sign-up", ["name", "email", "password"]),
+  );
+  $("sign-out").addEventListener("click", () => signOut());
+  $("new-chat").addEventListener("click", () => {
+    startConversation();
+    $("chat-input").focus();
+  });
+  $("chat-form").addEventListener("submit", sendMessage);
+  $("task-form").addEventListener("submit", addTask);
+
+  const saved = localStorage.getItem(SESSION_KEY);
+  if (!saved) return showAuth("");
+  try {
+    const session = JSON.parse(saved);
+    state.token = session.token;
+    state.user = await api("GET", "/api/auth/me");
+    saveSession({ token: session.token, user: state.user });
+    await showApp();
+  } catch {
+    signOut("");
+  }
+}
+
+start();

@@ -1,0 +1,115 @@
+//! `/api/*` goes to the backend, so the browser talks to one origin and no CORS is needed.
+//!
+//! The request is forwarded as it came (method, path, query, headers but hop-by-hop ones, body up
+//! to the API's own limit) and the answer streamed back. A backend that cannot be reached answers
+//! 502 and one that does not answer in time 504, both as JSON errors.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use todo_core::http::{ApiError, BODY_LIMIT_BYTES};
+
+/// Chat replies wait for a language model; the backend itself gives up on the agent after 60 s.
+pub const PROXY_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[derive(Clone)]
+pub struct Backend {
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Backend {
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Backend {
+            url: url.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(PROXY_TIMEOUT)
+                .connect_timeout(Duration::from_secs(3))
+                .build()?,
+        })
+    }
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), and those the
+/// client library sets itself.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+    )
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !is_hop_by_hop(name) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+}
+
+pub async fn forward(State(backend): State<Backend>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("{}{path}", backend.url);
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request bodies are limited to {BODY_LIMIT_BYTES} bytes"),
+        )
+        .into_response();
+    };
+    let mut headers = HeaderMap::new();
+    copy_headers(&parts.headers, &mut headers);
+    if let Some(host) = parts.headers.get(header::HOST) {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    let sent = backend
+        .http
+        .request(parts.method, &url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(answer) => {
+            let mut response = Response::builder().status(answer.status());
+            if let Some(out) = response.headers_mut() {
+                copy_headers(answer.headers(), out);
+            }
+            response
+                .body(Body::from_stream(answer.bytes_stream()))
+                .unwrap_or_else(|e| ApiError::internal(e).into_response())
+        }
+        Err(e) if e.is_timeout() => {
+            tracing::error!(error = %e, "the backend did not answer in time");
+            ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "backend_timeout",
+                "the server took too long to answer",
+            )
+            .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot reach the backend");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "backend_unavailable",
+                "the server cannot be reached right now",
+            )
+            .into_response()
+        }
+    }
+}
