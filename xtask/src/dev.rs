@@ -26,7 +26,7 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
         .join("target")
         .join(if args.release { "release" } else { "debug" });
 
-    let data_dir = root().join("data").join("dev");
+    let data_dir = root().join(&args.data_dir);
     fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let secret = dev_secret(&data_dir)?;
     let database_url = match &args.postgres {
@@ -68,9 +68,9 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
         supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
     }
     let database = if args.postgres.is_some() {
-        "PostgreSQL"
+        "PostgreSQL".to_string()
     } else {
-        "SQLite (data/dev/todo.db)"
+        format!("SQLite ({})", data_dir.join("todo.db").display())
     };
     println!("\ntodo-chatbot is running on {database}. Open {url}\n");
     println!("  frontend {url}   (the web UI; /api goes to the backend)");

@@ -39,10 +39,10 @@ pub struct TestArgs {
     /// Skip `cargo fmt --check` and clippy
     #[arg(long)]
     pub no_lint: bool,
-    /// Only run the third-party client suites (MCP conformance, MCP Inspector)
+    /// Only run the suites over whole processes (MCP conformance, MCP Inspector, `dev` + verify)
     #[arg(long, conflicts_with = "filter")]
     pub clients_only: bool,
-    /// Only run tests whose name contains this (skips the third-party client suites)
+    /// Only run tests whose name contains this (skips the suites over whole processes)
     pub filter: Option<String>,
 }
 
@@ -57,6 +57,9 @@ pub struct DevArgs {
     /// Build in release mode
     #[arg(long)]
     pub release: bool,
+    /// Where the SQLite database and the development secret live
+    #[arg(long, value_name = "DIR", default_value = "data/dev")]
+    pub data_dir: std::path::PathBuf,
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 mod api;
 mod bench;
 mod dev;
+mod dev_check;
 mod flags;
 mod mcp_clients;
 mod node_tools;

@@ -111,7 +111,19 @@ impl Supervisor {
     pub fn wait(mut self) -> anyhow::Result<()> {
         let outcome = match self.events.recv() {
             Ok(Event::Stop) | Err(_) => Ok(()),
-            Ok(Event::Exited(name)) => Err(anyhow::anyhow!("{name} stopped unexpectedly (see its log above)")),
+            Ok(Event::Exited(name)) => {
+                // Ctrl-C in a terminal reaches the services too, and one may exit before our own
+                // handler has run: a stop that follows at once is still a clean stop.
+                let stopping = (0..10).any(|_| {
+                    thread::sleep(Duration::from_millis(50));
+                    std::iter::from_fn(|| self.events.try_recv().ok()).any(|e| matches!(e, Event::Stop))
+                });
+                if stopping {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!("{name} stopped unexpectedly (see its log above)"))
+                }
+            }
         };
         eprintln!("stopping…");
         self.stop_all();

@@ -7,7 +7,8 @@ use crate::project::skip_or_fail;
 
 pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     if args.clients_only {
-        return crate::mcp_clients::run(sh);
+        crate::mcp_clients::run(sh)?;
+        return crate::dev_check::run();
     }
     if !args.no_lint {
         lint(sh)?;
@@ -16,6 +17,7 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     cmd!(sh, "cargo test --workspace --all-targets --locked -- {filter...}").run()?;
     if args.filter.is_none() {
         crate::mcp_clients::run(sh)?;
+        crate::dev_check::run()?;
     }
     Ok(())
 }

@@ -1,0 +1,95 @@
+//! `cargo xtask dev` itself, as a user runs it: started as a subprocess in its own process group,
+//! it must come up, serve the page, pass `verify`, and on Ctrl-C (SIGINT to the whole group, as a
+//! terminal sends it) exit cleanly leaving no service process behind.
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+
+use crate::api::free_port;
+use crate::flags::VerifyArgs;
+
+pub fn run() -> anyhow::Result<()> {
+    println!("\n==> cargo xtask dev, started as a user would, then verify, then Ctrl-C");
+    let data = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let port = free_port()?;
+    let mut dev = Command::new(std::env::current_exe()?)
+        .args(["dev", "--port", &port.to_string(), "--data-dir"])
+        .arg(data.path())
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .context("cannot start cargo xtask dev")?;
+    let pgid = nix::unistd::Pid::from_raw(i32::try_from(dev.id())?);
+
+    let (ready_tx, ready) = mpsc::channel();
+    let stdout = dev.stdout.take().context("no stdout")?;
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("Press Ctrl-C") {
+                let _ = ready_tx.send(());
+            }
+            println!("dev | {line}");
+        }
+    });
+    let outcome = (|| {
+        ready
+            .recv_timeout(Duration::from_secs(600))
+            .context("cargo xtask dev did not say it was ready within 10 minutes")?;
+        let url = format!("http://127.0.0.1:{port}");
+        let page = ureq::get(&format!("{url}/")).call()?.body_mut().read_to_string()?;
+        ensure!(
+            page.contains("<title>todo-chatbot</title>"),
+            "the page at {url} is not the UI"
+        );
+        crate::verify::run(&VerifyArgs {
+            url,
+            service: Vec::new(),
+            json: false,
+        })
+    })();
+
+    nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT).context("cannot send Ctrl-C")?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = dev.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            bail!("cargo xtask dev did not stop within 30 s of Ctrl-C");
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    outcome?;
+    ensure!(status.success(), "cargo xtask dev exited with {status} after Ctrl-C");
+    let left = processes_using(data.path())?;
+    ensure!(left.is_empty(), "service processes left behind after Ctrl-C: {left:?}");
+    println!("cargo xtask dev: came up, passed verify, stopped cleanly with no process left");
+    Ok(())
+}
+
+/// Processes whose environment names `data_dir` (every service dev starts gets `DATA_DIR`).
+fn processes_using(data_dir: &std::path::Path) -> anyhow::Result<Vec<u32>> {
+    let needle = format!("DATA_DIR={}", data_dir.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(environ) = std::fs::read(entry.path().join("environ"))
+            && environ.split(|b| *b == 0).any(|var| var == needle.as_bytes())
+        {
+            found.push(pid);
+        }
+    }
+    Ok(found)
+}
