@@ -1,5 +1,5 @@
 //! `cargo xtask dev` itself, as a user runs it: started as a subprocess in its own process group,
-//! it must come up, serve the page, pass `verify`, and on Ctrl-C (SIGINT to the whole group, as a
+//! it must come up, serve the page, pass `verify` and the browser test, and on Ctrl-C (SIGINT to the whole group, as a
 //! terminal sends it) exit cleanly leaving no service process behind.
 
 use std::io::{BufRead as _, BufReader};
@@ -15,7 +15,7 @@ use crate::api::free_port;
 use crate::flags::VerifyArgs;
 
 pub fn run() -> anyhow::Result<()> {
-    println!("\n==> cargo xtask dev, started as a user would, then verify, then Ctrl-C");
+    println!("\n==> cargo xtask dev, started as a user would, then verify and the browser test, then Ctrl-C");
     let data = tempfile::tempdir().context("cannot create a temporary folder")?;
     let port = free_port()?;
     let mut dev = Command::new(std::env::current_exe()?)
@@ -51,10 +51,11 @@ pub fn run() -> anyhow::Result<()> {
             "the page at {url} is not the UI"
         );
         crate::verify::run(&VerifyArgs {
-            url,
+            url: url.clone(),
             service: Vec::new(),
             json: false,
-        })
+        })?;
+        crate::browser::run(&url)
     })();
 
     nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGINT).context("cannot send Ctrl-C")?;
@@ -73,7 +74,7 @@ pub fn run() -> anyhow::Result<()> {
     ensure!(status.success(), "cargo xtask dev exited with {status} after Ctrl-C");
     let left = processes_using(data.path())?;
     ensure!(left.is_empty(), "service processes left behind after Ctrl-C: {left:?}");
-    println!("cargo xtask dev: came up, passed verify, stopped cleanly with no process left");
+    println!("cargo xtask dev: came up, passed verify and the browser test, stopped cleanly with no process left");
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod browser;
 mod dev;
 mod dev_check;
 mod flags;
