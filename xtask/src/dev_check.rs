@@ -15,6 +15,7 @@ use crate::api::free_port;
 use crate::flags::VerifyArgs;
 
 pub fn run() -> anyhow::Result<()> {
+    refuses_a_taken_port()?;
     println!("\n==> cargo xtask dev, started as a user would, then verify and the browser test, then Ctrl-C");
     let data = tempfile::tempdir().context("cannot create a temporary folder")?;
     let port = free_port()?;
@@ -93,4 +94,25 @@ fn processes_using(data_dir: &std::path::Path) -> anyhow::Result<Vec<u32>> {
         }
     }
     Ok(found)
+}
+
+/// A public port already in use: a clear message and a non-zero exit, before anything starts.
+fn refuses_a_taken_port() -> anyhow::Result<()> {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port().to_string();
+    let data = tempfile::tempdir()?;
+    let output = Command::new(std::env::current_exe()?)
+        .args(["dev", "--port", &port, "--data-dir"])
+        .arg(data.path())
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot start cargo xtask dev")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        !output.status.success() && stderr.contains(&format!("port {port} is already in use")),
+        "cargo xtask dev on a taken port: {}, stderr: {stderr}",
+        output.status
+    );
+    println!("cargo xtask dev on a taken port: refused with \"port {port} is already in use\"");
+    Ok(())
 }
