@@ -93,36 +93,13 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
 fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     let connections = args.connections.unwrap_or(32);
     cmd!(sh, "cargo build --release --bin todo-backend --bin todo-mcp").run()?;
-    let postgres = args
-        .postgres
-        .clone()
-        .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
-        .unwrap_or_else(|| DEFAULT_POSTGRES.into());
-    let sqlite_dir = root().join("target").join(format!("bench-sqlite-{}", random_hex(4)));
-    std::fs::create_dir_all(&sqlite_dir)?;
-    let schema = BenchSchema::create(sh, &postgres)?;
     println!(
         "\nbench mcp: tools/call over streamable HTTP, {connections} connections, {}s per scenario\n",
         args.seconds
     );
-    println!(
-        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
-        "scenario", "calls/s", "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
-    );
-    let mut failed = false;
-    let databases = [
-        ("SQLite", format!("sqlite:{}", sqlite_dir.join("todo.db").display())),
-        ("PostgreSQL", schema.url.clone()),
-    ];
-    for (database, url) in databases {
-        failed |= mcp_on(&url, database, connections, Duration::from_secs(args.seconds))?;
-    }
-    schema.drop(sh);
-    let _ = std::fs::remove_dir_all(&sqlite_dir);
-    if failed {
-        bail!("some calls failed");
-    }
-    Ok(())
+    on_both_databases(sh, args, "calls/s", |url, database| {
+        mcp_on(url, database, connections, Duration::from_secs(args.seconds))
+    })
 }
 
 fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<bool> {
@@ -205,6 +182,24 @@ fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         "cargo build --release --bin todo-backend --bin todo-mcp --bin todo-agent"
     )
     .run()?;
+    println!(
+        "\nbench chat: chat round trips through backend, agent (offline), mcp and the database, \
+         {connections} connections, {}s per database\n",
+        args.seconds
+    );
+    on_both_databases(sh, args, "chats/s", |url, database| {
+        chat_on(url, database, connections, Duration::from_secs(args.seconds))
+    })
+}
+
+/// Runs `scenarios(database_url, name)` on a fresh SQLite file, then in a throwaway PostgreSQL
+/// schema, under one table header; fails when any scenario reported failed requests.
+fn on_both_databases(
+    sh: &Shell,
+    args: &BenchArgs,
+    unit: &str,
+    scenarios: impl Fn(&str, &str) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
     let postgres = args
         .postgres
         .clone()
@@ -214,13 +209,8 @@ fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&sqlite_dir)?;
     let schema = BenchSchema::create(sh, &postgres)?;
     println!(
-        "\nbench chat: chat round trips through backend, agent (offline), mcp and the database, \
-         {connections} connections, {}s per database\n",
-        args.seconds
-    );
-    println!(
         "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
-        "scenario", "chats/s", "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
+        "scenario", unit, "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
     );
     let mut failed = false;
     let databases = [
@@ -228,12 +218,12 @@ fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         ("PostgreSQL", schema.url.clone()),
     ];
     for (database, url) in databases {
-        failed |= chat_on(&url, database, connections, Duration::from_secs(args.seconds))?;
+        failed |= scenarios(&url, database)?;
     }
     schema.drop(sh);
     let _ = std::fs::remove_dir_all(&sqlite_dir);
     if failed {
-        bail!("some chats failed");
+        bail!("some requests failed");
     }
     Ok(())
 }
