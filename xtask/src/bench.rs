@@ -105,15 +105,7 @@ fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
 fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<bool> {
     let (backend_port, mcp_port) = (free_port()?, free_port()?);
     let secret = random_hex(32);
-    let service = |name: &'static str, binary: &str, port: u16| {
-        Spec::new(name, root().join("target/release").join(binary))
-            .env("PORT", &port.to_string())
-            .env("BIND_ADDR", "127.0.0.1")
-            .env("DATABASE_URL", database_url)
-            .env("DATABASE_MAX_CONNECTIONS", "16")
-            .env("BETTER_AUTH_SECRET", &secret)
-            .env("RUST_LOG", "warn")
-    };
+    let service = |name, binary, port| release_service(name, binary, port, database_url, &secret);
     let mut supervisor = Supervisor::start(vec![
         service("backend", "todo-backend", backend_port),
         service("mcp", "todo-mcp", mcp_port),
@@ -192,6 +184,17 @@ fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     })
 }
 
+/// A release binary on a loopback port, on the benchmark's database, quiet but for warnings.
+fn release_service(name: &'static str, binary: &str, port: u16, database_url: &str, secret: &str) -> Spec {
+    Spec::new(name, root().join("target/release").join(binary))
+        .env("PORT", &port.to_string())
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("DATABASE_URL", database_url)
+        .env("DATABASE_MAX_CONNECTIONS", "16")
+        .env("BETTER_AUTH_SECRET", secret)
+        .env("RUST_LOG", "warn")
+}
+
 /// Runs `scenarios(database_url, name)` on a fresh SQLite file, then in a throwaway PostgreSQL
 /// schema, under one table header; fails when any scenario reported failed requests.
 fn on_both_databases(
@@ -231,15 +234,7 @@ fn on_both_databases(
 fn chat_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<bool> {
     let (backend_port, mcp_port, agent_port) = (free_port()?, free_port()?, free_port()?);
     let secret = random_hex(32);
-    let service = |name: &'static str, binary: &str, port: u16| {
-        Spec::new(name, root().join("target/release").join(binary))
-            .env("PORT", &port.to_string())
-            .env("BIND_ADDR", "127.0.0.1")
-            .env("DATABASE_URL", database_url)
-            .env("DATABASE_MAX_CONNECTIONS", "16")
-            .env("BETTER_AUTH_SECRET", &secret)
-            .env("RUST_LOG", "warn")
-    };
+    let service = |name, binary, port| release_service(name, binary, port, database_url, &secret);
     let mut supervisor = Supervisor::start(vec![
         service("backend", "todo-backend", backend_port).env("AGENT_URL", &format!("http://127.0.0.1:{agent_port}")),
         service("mcp", "todo-mcp", mcp_port),
