@@ -127,7 +127,12 @@ impl Stack {
 }
 
 pub fn start_mcp(database_url: &str) -> Service {
-    Service::start("todo-mcp", free_port(), &[("DATABASE_URL", database_url.to_string())])
+    start_mcp_at(database_url, free_port())
+}
+
+/// The MCP server on a given port (to restart one where the agent expects it).
+pub fn start_mcp_at(database_url: &str, port: u16) -> Service {
+    Service::start("todo-mcp", port, &[("DATABASE_URL", database_url.to_string())])
 }
 
 pub fn start_agent(mcp_port: u16) -> Service {

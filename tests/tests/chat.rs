@@ -1,6 +1,6 @@
 //! Chat end to end over the real processes: backend → agent (offline) → MCP → database.
 
-use todo_e2e::{Api, Stack, free_port, start_agent, start_backend};
+use todo_e2e::{Api, Stack, free_port, start_agent, start_backend, start_mcp_at};
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite:{}", dir.path().join("todo.db").display())
@@ -26,9 +26,20 @@ fn chat_manages_tasks_across_restarts_and_conversations() {
     assert_eq!(status, 200, "{reply}");
     assert_eq!(sam.tasks(), [("Buy milk".to_string(), true)]);
 
-    // Restart the backend and the agent: the conversation lives in the database.
+    // Restart the MCP server behind the running agent, which keeps what the first one told it
+    // (its discovery answer, its tools) and its pooled connections to it.
     let database_url = stack.database_url.clone();
     let mcp_port = stack.mcp.port;
+    stack.mcp.stop();
+    let mcp = start_mcp_at(&database_url, mcp_port);
+    let (status, reply) = sam.chat(Some(conversation), "add buy bread");
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        sam.tasks(),
+        [("Buy milk".to_string(), true), ("Buy bread".to_string(), false)]
+    );
+
+    // Restart the backend and the agent: the conversation lives in the database.
     stack.backend.stop();
     stack.agent.stop();
     let agent = start_agent(mcp_port);
@@ -37,10 +48,10 @@ fn chat_manages_tasks_across_restarts_and_conversations() {
     let (status, reply) = sam.chat(Some(conversation), "delete it");
     assert_eq!(status, 200, "{reply}");
     assert!(
-        reply["response"].as_str().unwrap().contains("Deleted \"Buy milk\""),
+        reply["response"].as_str().unwrap().contains("Deleted \"Buy bread\""),
         "{reply}"
     );
-    assert!(sam.tasks().is_empty());
+    assert_eq!(sam.tasks(), [("Buy milk".to_string(), true)]);
 
     // A second conversation, listed beside the first.
     let (status, reply) = sam.chat(None, "remind me to call mom");
@@ -59,7 +70,7 @@ fn chat_manages_tasks_across_restarts_and_conversations() {
 
     let messages = sam.messages(conversation);
     let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["user", "assistant", "user", "assistant", "user", "assistant"]);
+    assert_eq!(roles, ["user", "assistant"].repeat(4));
     assert_eq!(messages[3]["tool_calls"][0]["name"], "complete_task");
 
     // Another user sees none of it.
@@ -72,7 +83,7 @@ fn chat_manages_tasks_across_restarts_and_conversations() {
     assert_eq!(status, 404);
     let (status, _) = other.chat(Some(conversation), "hello");
     assert_eq!(status, 404);
-    drop(agent);
+    drop((agent, mcp));
 }
 
 #[test]

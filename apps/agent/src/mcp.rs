@@ -3,11 +3,16 @@
 //! Each respond request opens a stateless (2026-07-28) rmcp client carrying the caller's bearer
 //! token, so the MCP server decides whose tasks are reachable. The tool list is the same for every
 //! user: it is cached and fetched again when a call names a tool the cache does not know.
+//!
+//! The server's `server/discover` answer is the same for every user too. The first session asks
+//! for it; later ones start from that snapshot instead of spending a round trip on every chat
+//! (2026-07-28 requests carry their protocol version themselves, so nothing else is negotiated).
+//! A failed call forgets the snapshot, so a server that changed is discovered afresh.
 
 use std::sync::Arc;
 
-use rmcp::model::{CallToolRequestParams, ProtocolVersion, Tool};
-use rmcp::service::{RoleClient, RunningService};
+use rmcp::model::{CallToolRequestParams, ProtocolVersion, ServerPeerInfo, Tool};
+use rmcp::service::{RoleClient, RunningService, ServiceError, serve_directly};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
@@ -40,6 +45,8 @@ pub struct McpGateway {
     /// set-up and a new TCP connection each time, which was most of a chat's CPU time.
     http: reqwest::Client,
     tools: Arc<RwLock<Option<Arc<Vec<ToolSpec>>>>>,
+    /// What `server/discover` answered, once it has.
+    discovered: Arc<RwLock<Option<ServerPeerInfo>>>,
 }
 
 /// One user's connection to the MCP server, for the duration of one respond request.
@@ -60,6 +67,7 @@ impl McpGateway {
             url: url.into(),
             http,
             tools: Arc::default(),
+            discovered: Arc::default(),
         }
     }
 
@@ -72,10 +80,23 @@ impl McpGateway {
             self.http.clone(),
             StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(token.to_string()),
         );
-        let mode = ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        let known = self.discovered.read().await.clone();
+        let client = match known {
+            Some(server) => serve_directly::<RoleClient, _, _, _, _>((), transport, Some(server)),
+            None => {
+                let mode = ClientLifecycleMode::Discover {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                };
+                let client =
+                    ().serve_with_lifecycle(transport, mode)
+                        .await
+                        .map_err(|e| McpError::Unreachable(e.to_string()))?;
+                if let Some(server) = client.peer_info() {
+                    *self.discovered.write().await = Some((*server).clone());
+                }
+                client
+            }
         };
-        let client = ().serve_with_lifecycle(transport, mode).await.map_err(|e| McpError::Unreachable(e.to_string()))?;
         Ok(McpSession {
             client,
             gateway: self.clone(),
@@ -84,6 +105,15 @@ impl McpGateway {
 
     async fn forget_tools(&self) {
         *self.tools.write().await = None;
+    }
+
+    async fn forget_discovery(&self) {
+        *self.discovered.write().await = None;
+    }
+
+    /// Whether sessions start from a cached `server/discover` answer.
+    pub async fn has_discovered(&self) -> bool {
+        self.discovered.read().await.is_some()
     }
 }
 
@@ -113,8 +143,20 @@ impl McpSession {
         let result = self
             .client
             .call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(arguments))
-            .await
-            .map_err(|e| McpError::Failed(format!("tools/call {name}: {e}")))?;
+            .await;
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => {
+                // Whatever failed, the next session asks the server afresh what it is.
+                self.gateway.forget_discovery().await;
+                return Err(match e {
+                    ServiceError::TransportSend(_) | ServiceError::TransportClosed => {
+                        McpError::Unreachable(format!("tools/call {name}: {e}"))
+                    }
+                    other => McpError::Failed(format!("tools/call {name}: {other}")),
+                });
+            }
+        };
         let text: Vec<&str> = result
             .content
             .iter()

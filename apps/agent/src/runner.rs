@@ -155,7 +155,8 @@ impl Agent {
                     .map(|call| self.run_tool(session, caller, &tools, call).instrument(span.clone())),
             )
             .await;
-            for (call, (record, text)) in calls.iter().zip(outcomes) {
+            for (call, outcome) in calls.iter().zip(outcomes) {
+                let (record, text) = outcome?;
                 messages.push(Message::Tool {
                     call_id: call.id.clone(),
                     content: text,
@@ -170,14 +171,16 @@ impl Agent {
         })
     }
 
-    /// Runs one tool call and returns what the user sees and what the model reads next.
+    /// Runs one tool call and returns what the user sees and what the model reads next. A failed
+    /// tool is the model's to explain; an MCP server that cannot be reached at all fails the whole
+    /// request (503), as it would have had the session not started from a cached discovery.
     async fn run_tool(
         &self,
         session: &McpSession,
         caller: &Caller,
         tools: &[ToolSpec],
         call: &ToolCall,
-    ) -> (ToolCallRecord, String) {
+    ) -> Result<(ToolCallRecord, String), McpError> {
         let span = tracing::info_span!("tool_call", tool = %call.name);
         let parsed: Result<Map<String, Value>, String> = match serde_json::from_str::<Value>(&call.arguments) {
             Ok(Value::Object(map)) => Ok(map),
@@ -194,7 +197,7 @@ impl Agent {
                 result: Value::String(message.clone()),
                 is_error: true,
             };
-            (record, format!("Error: {message}"))
+            Ok((record, format!("Error: {message}")))
         };
         if !tools.iter().any(|t| t.name == call.name) {
             let known: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
@@ -218,6 +221,7 @@ impl Agent {
             .await;
         let (result, is_error) = match outcome {
             Ok(Ok(ToolOutcome { result, is_error })) => (result, is_error),
+            Ok(Err(e @ McpError::Unreachable(_))) => return Err(e),
             Ok(Err(e)) => (Value::String(e.to_string()), true),
             Err(_) => (
                 Value::String(format!(
@@ -239,7 +243,7 @@ impl Agent {
             result,
             is_error,
         };
-        (record, text)
+        Ok((record, text))
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use todo_agent::mcp::McpGateway;
@@ -21,6 +22,9 @@ pub struct McpServer {
     pub url: String,
     pub db: Db,
     issuer: TokenIssuer,
+    /// HTTP requests the server has answered.
+    requests: Arc<AtomicUsize>,
+    stop: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 pub fn token_config() -> TokenConfig {
@@ -43,14 +47,42 @@ impl McpServer {
         let db = Db::connect_lazy(&config.database).unwrap();
         db.migrate().await.unwrap();
         let verifier = Arc::new(TokenVerifier::new(&config.tokens, None));
-        let app = todo_mcp::router(db.clone(), verifier, &config);
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let app = todo_mcp::router(db.clone(), verifier, &config).layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                next.run(request)
+            },
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
         McpServer {
             url,
             db,
             issuer: TokenIssuer::new(&token_config()),
+            requests,
+            stop: Some((stop, server)),
+        }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Stops listening and closes every connection, as a crashed or stopped server would.
+    pub async fn stop(&mut self) {
+        if let Some((stop, server)) = self.stop.take() {
+            let _ = stop.send(());
+            let _ = server.await;
         }
     }
 

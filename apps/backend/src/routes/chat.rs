@@ -62,25 +62,29 @@ pub async fn send(
 ) -> Result<ApiJson<ChatResponse>, ApiError> {
     let user = owner.id();
     let message = validate_message(&request.message)?;
-    let conversation = match request.conversation_id {
-        Some(id) => state.db.get_conversation(user, id).await.map_err(|e| match e {
-            todo_core::db::StoreError::NotFound => conversation_not_found(id),
-            other => other.into(),
-        })?,
+    // A given conversation is checked by storing the message in it: a missing or foreign one
+    // stores nothing and answers 404, without a separate lookup first.
+    let conversation_id = match request.conversation_id {
+        Some(id) => id,
         None => {
             state
                 .db
                 .create_conversation(user, &conversation_title(&message))
                 .await?
+                .id
         }
     };
     state
         .db
-        .add_message(user, conversation.id, ChatRole::User, &message, &[])
-        .await?;
+        .add_message(user, conversation_id, ChatRole::User, &message, &[])
+        .await
+        .map_err(|e| match e {
+            todo_core::db::StoreError::NotFound => conversation_not_found(conversation_id),
+            other => other.into(),
+        })?;
     let history = state
         .db
-        .recent_messages(user, conversation.id, HISTORY_MESSAGES)
+        .recent_messages(user, conversation_id, HISTORY_MESSAGES)
         .await?;
     let turns: Vec<Turn<'_>> = history
         .iter()
@@ -94,14 +98,14 @@ pub async fn send(
         .db
         .add_message(
             user,
-            conversation.id,
+            conversation_id,
             ChatRole::Assistant,
             &reply.response,
             &reply.tool_calls,
         )
         .await?;
     Ok(ApiJson(ChatResponse {
-        conversation_id: conversation.id,
+        conversation_id,
         response: reply.response,
         tool_calls: reply.tool_calls,
     }))

@@ -53,7 +53,8 @@ impl Db {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(SQL).bind(user_id).fetch_all(pool).await)?)
     }
 
-    /// Appends a message (with the assistant's tool calls as JSON) and marks the conversation active.
+    /// Appends a message (with the assistant's tool calls as JSON) and marks the conversation
+    /// active; `NotFound` when the conversation is not the user's.
     pub async fn add_message(
         &self,
         user_id: &str,
@@ -66,26 +67,54 @@ impl Db {
         const TOUCH: &str = "UPDATE conversations SET updated_at = $3 WHERE id = $1 AND user_id = $2";
         const INSERT: &str = "INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, created_at) \
                               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, role, content, tool_calls, created_at";
+        // PostgreSQL does both in one statement: one round trip and one commit instead of two,
+        // which is a chat's share of the database time twice over. The insert only happens when
+        // the update found the user's conversation.
+        const TOUCH_AND_INSERT: &str = "WITH touched AS (\
+                UPDATE conversations SET updated_at = $6 WHERE id = $1 AND user_id = $2 RETURNING id) \
+            INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, created_at) \
+            SELECT id, $2, $3, $4, $5, $6 FROM touched RETURNING id, role, content, tool_calls, created_at";
         let now = Utc::now();
-        let touched = on_pool!(self, pool => sqlx::query(TOUCH)
-            .bind(conversation_id).bind(user_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
-        if touched == 0 {
-            return Err(StoreError::NotFound);
-        }
         let tool_calls = (!tool_calls.is_empty())
             .then(|| serde_json::to_string(tool_calls))
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row: MessageRow = on_pool!(self, pool => sqlx::query_as(INSERT)
-            .bind(conversation_id)
-            .bind(user_id)
-            .bind(role.as_str())
-            .bind(content)
-            .bind(&tool_calls)
-            .bind(now)
-            .fetch_one(pool)
-            .await)?;
-        message(row)
+        // Both engines' statements take the message as $1..$6 in this order.
+        macro_rules! bind_message {
+            ($query:expr) => {
+                $query
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .bind(role.as_str())
+                    .bind(content)
+                    .bind(&tool_calls)
+                    .bind(now)
+            };
+        }
+        let row: Option<MessageRow> = match self {
+            Db::Postgres(pool) => {
+                bind_message!(sqlx::query_as(TOUCH_AND_INSERT))
+                    .fetch_optional(pool)
+                    .await?
+            }
+            // SQLite has no writing CTEs; its round trips are function calls, and the write gate
+            // already keeps the pair from interleaving with other writes of this process.
+            Db::Sqlite(pool, _) => {
+                let touched = sqlx::query(TOUCH)
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+                    .rows_affected();
+                if touched == 0 {
+                    None
+                } else {
+                    Some(bind_message!(sqlx::query_as(INSERT)).fetch_one(pool).await?)
+                }
+            }
+        };
+        message(row.ok_or(StoreError::NotFound)?)
     }
 
     /// The last `limit` messages of a conversation, oldest first.
