@@ -130,8 +130,12 @@ fn agent_down_or_slow_gives_json_errors_and_keeps_the_message() {
     let (status, error) = sam.chat(None, "add buy milk");
     assert_eq!(status, 503, "{error}");
     assert_eq!(error["error"]["code"], "agent_unavailable");
+    // The error names the new conversation that keeps the message, so the client can go on in it.
+    let conversation = error["error"]["conversation_id"]
+        .as_i64()
+        .expect("conversation_id in the error");
     let (_, conversations) = sam.send("GET", &format!("/api/{}/conversations", sam.user), None);
-    let conversation = conversations[0]["id"].as_i64().unwrap();
+    assert_eq!(conversations[0]["id"].as_i64(), Some(conversation));
     assert_eq!(sam.messages(conversation)[0]["content"], "add buy milk");
     drop(backend);
 
@@ -143,6 +147,7 @@ fn agent_down_or_slow_gives_json_errors_and_keeps_the_message() {
     let (status, error) = sam.chat(Some(conversation), "still there?");
     assert_eq!(status, 504, "{error}");
     assert_eq!(error["error"]["code"], "agent_timeout");
+    assert_eq!(error["error"]["conversation_id"].as_i64(), Some(conversation));
     let contents: Vec<String> = sam
         .messages(conversation)
         .iter()
@@ -153,4 +158,6 @@ fn agent_down_or_slow_gives_json_errors_and_keeps_the_message() {
     let (status, error) = sam.chat(Some(conversation), "   ");
     assert_eq!(status, 422, "{error}");
     assert_eq!(error["error"]["code"], "validation_failed");
+    // Nothing was stored for a refused message, so no conversation is named.
+    assert!(error["error"].get("conversation_id").is_none(), "{error}");
 }

@@ -19,16 +19,22 @@ pub fn run() -> anyhow::Result<()> {
     println!("\n==> cargo xtask dev, started as a user would, then verify and the browser test, then Ctrl-C");
     let data = tempfile::tempdir().context("cannot create a temporary folder")?;
     let port = free_port()?;
-    let mut dev = Command::new(std::env::current_exe()?)
-        .args(["dev", "--port", &port.to_string(), "--data-dir"])
+    let mut dev = Command::new(std::env::current_exe()?);
+    dev.args(["dev", "--port", &port.to_string(), "--data-dir"])
         .arg(data.path())
         .env_remove("OPENAI_API_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .process_group(0)
-        .spawn()
-        .context("cannot start cargo xtask dev")?;
+        .process_group(0);
+    // In its own group, dev would outlive this process if it were killed rather than Ctrl-C'd
+    // (a CI timeout, `kill`). The kernel sends dev a Ctrl-C when we die, and dev stops its
+    // services as it does on a real one.
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        dev.pre_exec(|| nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGINT).map_err(std::io::Error::from));
+    }
+    let mut dev = dev.spawn().context("cannot start cargo xtask dev")?;
     let pgid = nix::unistd::Pid::from_raw(i32::try_from(dev.id())?);
 
     let (ready_tx, ready) = mpsc::channel();

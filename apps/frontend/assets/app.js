@@ -9,10 +9,12 @@ const state = { token: null, user: null, conversation: null, tasks: [] };
 // ---------- API ----------
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, conversationId) {
     super(message);
     this.status = status;
     this.code = code;
+    // A chat that failed after its message was stored says where it was stored.
+    this.conversationId = conversationId ?? null;
   }
 }
 
@@ -31,7 +33,7 @@ async function api(method, path, body) {
   if (!response.ok) {
     const error = data && data.error ? data.error : { code: "http_" + response.status, message: response.statusText };
     if (response.status === 401 && state.token) signOut("Your session has ended. Please sign in again.");
-    throw new ApiError(response.status, error.code, error.message);
+    throw new ApiError(response.status, error.code, error.message, error.conversation_id);
   }
   return data;
 }
@@ -158,6 +160,11 @@ async function sendMessage(event) {
     await Promise.all([refreshTasks(), refreshConversations()]);
   } catch (error) {
     addMessage("error", error.message);
+    if (error.conversationId) {
+      // The message is kept there: the next one continues that conversation.
+      state.conversation = error.conversationId;
+      await refreshConversations();
+    }
   } finally {
     button.disabled = false;
     $("pending").hidden = true;

@@ -93,7 +93,11 @@ pub async fn send(
             content: &m.content,
         })
         .collect();
-    let reply = state.agent.respond(&owner.0.token, &turns).await?;
+    let reply = state
+        .agent
+        .respond(&owner.0.token, &turns)
+        .await
+        .map_err(|e| e.in_conversation(conversation_id))?;
     state
         .db
         .add_message(

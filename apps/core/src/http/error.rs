@@ -17,6 +17,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<&'static str>,
+    /// See [`ErrorDetail::conversation_id`].
+    pub conversation_id: Option<i64>,
 }
 
 /// The JSON body of every error response.
@@ -34,6 +36,10 @@ pub struct ErrorDetail {
     /// The request field at fault, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For a chat that failed after the user's message was stored: the conversation that holds
+    /// it, so the client continues that conversation rather than starting another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<i64>,
 }
 
 impl ApiError {
@@ -43,7 +49,14 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            conversation_id: None,
         }
+    }
+
+    /// Names the conversation the failed request's message was kept in.
+    pub fn in_conversation(mut self, id: i64) -> Self {
+        self.conversation_id = Some(id);
+        self
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -77,6 +90,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 field: self.field.map(str::to_string),
+                conversation_id: self.conversation_id,
             },
         };
         let mut response = (self.status, Json(body)).into_response();
@@ -96,6 +110,7 @@ impl From<ValidationError> for ApiError {
             code: "validation_failed",
             message: err.message,
             field: Some(err.field),
+            conversation_id: None,
         }
     }
 }
