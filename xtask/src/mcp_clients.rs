@@ -1,5 +1,6 @@
 //! MCP clients nobody here wrote, against the real `todo-mcp` binary: the official conformance
-//! suite (app-agnostic scenarios, both protocol generations) and the MCP Inspector CLI.
+//! suite (app-agnostic scenarios, both protocol generations) and the MCP Inspector CLI (tools,
+//! resources and prompts).
 //!
 //! The services run on a throwaway SQLite database with a freshly signed-up user. The conformance
 //! suite cannot send an `Authorization` header, so it goes through a [`TokenProxy`]; the Inspector
@@ -24,13 +25,22 @@ use crate::token_proxy::TokenProxy;
 const SCENARIOS: &[(&str, &[&str])] = &[
     (
         "2025-11-25",
-        &["server-initialize", "tools-list", "dns-rebinding-protection"],
+        &[
+            "server-initialize",
+            "tools-list",
+            "resources-list",
+            "prompts-list",
+            "dns-rebinding-protection",
+        ],
     ),
     (
         "2026-07-28",
         &[
             "server-stateless",
             "tools-list",
+            "resources-list",
+            "prompts-list",
+            "sep-2164-resource-not-found",
             "dns-rebinding-protection",
             "http-header-validation",
             "caching",
@@ -103,8 +113,8 @@ fn conformance(sh: &Shell, tools: &NodeTools, proxy: SocketAddr) -> anyhow::Resu
     Ok(())
 }
 
-/// `tools/list` (with the Inspector's schema portability checks) and `tools/call` through the
-/// Inspector CLI, checking what a user of it would see.
+/// `tools/list` (with the Inspector's schema portability checks), `tools/call`, `resources/read`
+/// and `prompts/get` through the Inspector CLI, checking what a user of it would see.
 fn inspector(sh: &Shell, tools: &NodeTools, url: &str, token: &str, user: &str) -> anyhow::Result<()> {
     println!("\n==> MCP Inspector CLI against {url}");
     let catalog = tempfile::NamedTempFile::new()?;
@@ -149,6 +159,28 @@ fn inspector(sh: &Shell, tools: &NodeTools, url: &str, token: &str, user: &str) 
     ensure!(
         titles == [title.as_str()],
         "list_tasks through the Inspector answered {titles:?}"
+    );
+
+    // The same task, read as a resource and embedded in a prompt.
+    let read = json_output(cmd!(
+        sh,
+        "{inspector} --cli {base...} --method resources/read --uri todo://tasks/pending"
+    ))?;
+    let text = read["contents"][0]["text"].as_str().unwrap_or_default();
+    ensure!(
+        read["contents"][0]["uri"] == "todo://tasks/pending" && text.contains(&title),
+        "resources/read todo://tasks/pending through the Inspector answered {read}"
+    );
+    let plan = json_output(cmd!(
+        sh,
+        "{inspector} --cli {base...} --method prompts/get --prompt-name plan_my_day"
+    ))?;
+    let embedded = plan["messages"][0]["content"]["resource"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    ensure!(
+        embedded.contains(&title),
+        "prompts/get plan_my_day through the Inspector answered {plan}"
     );
 
     // A tool error is a result with isError, which the Inspector reports with exit code 5.

@@ -1,7 +1,11 @@
-//! The todo-chatbot MCP server: the task tools over streamable HTTP at `/mcp`, stateless, for the
-//! agent and any MCP client a user owns. Every request needs the user's bearer token.
+//! The todo-chatbot MCP server: the task tools (with the tasks as resources, and prompts) over
+//! streamable HTTP at `/mcp`, stateless, for the agent and any MCP client a user owns. Every request
+//! needs the user's bearer token.
 
 pub mod config;
+pub mod prompts;
+pub mod resources;
+pub mod server;
 pub mod tools;
 
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use todo_core::db::Db;
 use todo_core::http::{AuthUser, health_routes, with_common_layers};
 
 pub use config::McpConfig;
-pub use tools::TaskTools;
+pub use server::TodoServer;
 
 /// Connects to the database, applies migrations and builds the application.
 pub async fn build(config: &McpConfig) -> anyhow::Result<Router> {
@@ -32,9 +36,9 @@ pub fn router(db: Db, verifier: Arc<TokenVerifier>, config: &McpConfig) -> Route
         .with_allowed_hosts(config.allowed_hosts.clone());
     transport.allowed_origins = config.allowed_origins.clone();
     let transport = transport.enforce_origin_validation();
-    let tools = TaskTools::new(db.clone());
+    let server = TodoServer::new(db.clone());
     let mcp = StreamableHttpService::new(
-        move || Ok(tools.clone()),
+        move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
         transport,
     );

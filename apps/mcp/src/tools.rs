@@ -2,17 +2,14 @@
 //! middleware); `user_id` stays in the arguments for compatibility with the original contract, but
 //! any value other than the token's subject is refused, so no argument can reach another user.
 
-use std::sync::Arc;
-
-use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{Json, ServerHandler, handler::server::common::Extension, tool, tool_handler, tool_router};
+use rmcp::{Json, handler::server::common::Extension, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use todo_core::db::{Db, StoreError};
+use todo_core::db::StoreError;
 use todo_core::domain::{NewTask, StatusFilter, Task, TaskChanges};
-use todo_core::http::AuthUser;
+
+use crate::server::{TodoServer, signed_in};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +71,18 @@ pub struct TaskItem {
     pub created_at: String,
 }
 
+impl From<Task> for TaskItem {
+    fn from(task: Task) -> Self {
+        TaskItem {
+            id: task.id,
+            title: task.title,
+            description: task.description,
+            completed: task.completed,
+            created_at: task.created_at.to_rfc3339(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct TaskList {
     pub tasks: Vec<TaskItem>,
@@ -83,17 +92,21 @@ pub struct TaskList {
     pub completed: usize,
 }
 
-/// Cloned for every request (the stateless transport builds a handler per request), so the
-/// router, built once, is shared rather than copied.
-#[derive(Clone)]
-pub struct TaskTools {
-    db: Db,
-    tool_router: Arc<ToolRouter<Self>>,
+impl From<Vec<Task>> for TaskList {
+    fn from(tasks: Vec<Task>) -> Self {
+        let completed = tasks.iter().filter(|t| t.completed).count();
+        TaskList {
+            count: tasks.len(),
+            pending: tasks.len() - completed,
+            completed,
+            tasks: tasks.into_iter().map(TaskItem::from).collect(),
+        }
+    }
 }
 
 /// The acting user: the token's subject, provided the `user_id` argument names the same user.
 fn acting_user(parts: &http::request::Parts, user_id: &str) -> Result<String, String> {
-    let user = parts.extensions.get::<AuthUser>().ok_or("not signed in")?;
+    let user = signed_in(parts)?;
     if user.id() != user_id {
         return Err(format!(
             "user_id {user_id:?} is not the signed-in user; this connection can only act for {:?}",
@@ -104,7 +117,7 @@ fn acting_user(parts: &http::request::Parts, user_id: &str) -> Result<String, St
 }
 
 /// A store failure as a message a model can act on.
-fn explain(err: StoreError, task_id: Option<i64>) -> String {
+pub(crate) fn explain(err: StoreError, task_id: Option<i64>) -> String {
     match (err, task_id) {
         (StoreError::NotFound, Some(id)) => format!("task {id} not found; call list_tasks to see the task ids"),
         (StoreError::Unavailable(_), _) => "the task database is unavailable right now; try again shortly".into(),
@@ -123,15 +136,8 @@ fn change(task: Task, status: &str) -> Json<TaskChange> {
     })
 }
 
-#[tool_router]
-impl TaskTools {
-    pub fn new(db: Db) -> Self {
-        TaskTools {
-            db,
-            tool_router: Arc::new(Self::tool_router()),
-        }
-    }
-
+#[tool_router(vis = "pub(crate)")]
+impl TodoServer {
     #[tool(
         description = "Create a task for the user. Use when the user asks to add, remember or be reminded of something. Returns the new task's id and title.",
         annotations(
@@ -168,23 +174,7 @@ impl TaskTools {
             .list_tasks(&user, args.status.unwrap_or_default())
             .await
             .map_err(|e| explain(e, None))?;
-        let completed = tasks.iter().filter(|t| t.completed).count();
-        let tasks: Vec<TaskItem> = tasks
-            .into_iter()
-            .map(|t| TaskItem {
-                id: t.id,
-                title: t.title,
-                description: t.description,
-                completed: t.completed,
-                created_at: t.created_at.to_rfc3339(),
-            })
-            .collect();
-        Ok(Json(TaskList {
-            count: tasks.len(),
-            pending: tasks.len() - completed,
-            completed,
-            tasks,
-        }))
+        Ok(Json(TaskList::from(tasks)))
     }
 
     #[tool(
@@ -263,17 +253,5 @@ impl TaskTools {
             .await
             .map_err(|e| explain(e, Some(args.task_id)))?;
         Ok(change(task, "updated"))
-    }
-}
-
-#[tool_handler(router = self.tool_router)]
-impl ServerHandler for TaskTools {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("todo-mcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Task tools for the signed-in user of todo-chatbot. Pass the user's id as user_id. \
-                 Find task ids with list_tasks before completing, updating or deleting.",
-            )
     }
 }

@@ -1,97 +1,15 @@
-//! The MCP server through the official Rust MCP client over real HTTP, on SQLite and PostgreSQL,
-//! with both protocol lifecycles.
+//! The MCP server's tools through the official Rust MCP client over real HTTP, on SQLite and
+//! PostgreSQL, with both protocol lifecycles.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
-use rmcp::service::{RoleClient, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
-use serde_json::{Value, json};
-use todo_core::auth::{TokenConfig, TokenIssuer, TokenVerifier};
+use common::{call, legacy, start, stateless, structured, tokens};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use serde_json::json;
+use todo_core::auth::{TokenConfig, TokenIssuer};
 use todo_core::both_backends;
-use todo_core::config::Env;
-use todo_core::db::Db;
 use todo_core::domain::StatusFilter;
 use todo_core::test_support::TestDb;
-use todo_mcp::McpConfig;
-
-const SECRET: &str = "mcp-test-secret-that-is-long-enough";
-
-struct Server {
-    url: String,
-    db: Db,
-    issuer: TokenIssuer,
-}
-
-async fn start(test_db: &TestDb) -> Server {
-    let config = McpConfig::from_env(Env::from_pairs([
-        ("BETTER_AUTH_SECRET", SECRET),
-        ("DATABASE_URL", test_db.url.as_str()),
-    ]))
-    .expect("config");
-    let db = Db::connect_lazy(&config.database).unwrap();
-    db.migrate().await.unwrap();
-    let verifier = Arc::new(TokenVerifier::new(&config.tokens, None));
-    let app = todo_mcp::router(db.clone(), verifier, &config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Server {
-        url,
-        db,
-        issuer: TokenIssuer::new(&tokens()),
-    }
-}
-
-fn tokens() -> TokenConfig {
-    TokenConfig {
-        secret: SECRET.as_bytes().to_vec(),
-        issuer: "todo-chatbot".into(),
-        audience: "todo-chatbot".into(),
-        ttl: Duration::from_secs(600),
-    }
-}
-
-impl Server {
-    fn token(&self, user: &str) -> String {
-        self.issuer.issue(user, &format!("{user}@example.com"), user).unwrap()
-    }
-
-    async fn client(&self, user: &str, mode: ClientLifecycleMode) -> RunningService<RoleClient, ()> {
-        let transport = StreamableHttpClientTransport::from_config(
-            StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(self.token(user)),
-        );
-        ().serve_with_lifecycle(transport, mode).await.expect("client connects")
-    }
-}
-
-fn legacy() -> ClientLifecycleMode {
-    ClientLifecycleMode::Initialize
-}
-
-fn stateless() -> ClientLifecycleMode {
-    ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-    }
-}
-
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
-    let Value::Object(args) = args else {
-        panic!("arguments must be an object")
-    };
-    client
-        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
-        .await
-        .expect("tool call answered")
-}
-
-fn structured(result: &CallToolResult) -> &Value {
-    assert_ne!(result.is_error, Some(true), "{result:?}");
-    result.structured_content.as_ref().expect("structured content")
-}
 
 fn error_text(result: &CallToolResult) -> String {
     assert_eq!(result.is_error, Some(true), "{result:?}");
