@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use todo_core::domain::StatusFilter;
 
+use crate::resources::{store_error, to_json};
 use crate::server::{TodoServer, signed_in};
 use crate::tools::TaskList;
 
@@ -37,10 +38,9 @@ impl TodoServer {
             .db
             .list_tasks(user.id(), StatusFilter::Pending)
             .await
-            .map_err(|_| McpError::internal_error("the task database is unavailable right now", None))?;
+            .map_err(store_error)?;
         let pending = TaskList::from(tasks);
-        let list = serde_json::to_string_pretty(&pending)
-            .map_err(|e| McpError::internal_error(format!("cannot encode tasks: {e}"), None))?;
+        let list = to_json(&pending)?;
         let ask = if pending.count == 0 {
             "I have no pending tasks. Say so briefly and offer to add what I plan to do today with add_task."
                 .to_string()

@@ -132,11 +132,12 @@ async fn render(db: &Db, user: &str, uri: &str) -> Result<String, McpError> {
     }
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<String, McpError> {
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, McpError> {
     serde_json::to_string_pretty(value).map_err(|e| McpError::internal_error(format!("cannot encode tasks: {e}"), None))
 }
 
-fn store_error(err: StoreError) -> McpError {
+/// A store failure as a protocol error (resources and prompts have no tool-error channel).
+pub(crate) fn store_error(err: StoreError) -> McpError {
     match err {
         StoreError::Unavailable(_) => {
             McpError::internal_error("the task database is unavailable right now; try again shortly", None)
