@@ -8,6 +8,13 @@
 //! for it; later ones start from that snapshot instead of spending a round trip on every chat
 //! (2026-07-28 requests carry their protocol version themselves, so nothing else is negotiated).
 //! A failed call forgets the snapshot, so a server that changed is discovered afresh.
+//!
+//! A session that starts from the snapshot connects on its first request, not before: a reply
+//! that needs no MCP request (a greeting, a refusal, with the tool list cached) opens no client.
+//! That is a matter of correctness, not only thrift: an rmcp client started from a snapshot that
+//! never sends a request cannot be closed (its transport worker waits for a first message and
+//! never sees the cancellation), so such a reply used to hang. Without a snapshot the session
+//! discovers at once, so a server that is gone fails the request before the model's turn.
 
 use std::sync::Arc;
 
@@ -18,7 +25,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientLifecycleMode, ClientServiceExt as _};
 use serde_json::{Map, Value};
 use thiserror::Error;
-use tokio::sync::RwLock;
+use tokio::sync::{OnceCell, RwLock};
 
 use crate::model::ToolSpec;
 
@@ -51,8 +58,9 @@ pub struct McpGateway {
 
 /// One user's connection to the MCP server, for the duration of one respond request.
 pub struct McpSession {
-    client: RunningService<RoleClient, ()>,
     gateway: McpGateway,
+    token: String,
+    client: OnceCell<RunningService<RoleClient, ()>>,
 }
 
 impl McpGateway {
@@ -75,7 +83,22 @@ impl McpGateway {
         &self.url
     }
 
-    pub async fn connect(&self, token: &str) -> Result<McpSession, McpError> {
+    /// A session for one respond request with the caller's token: connected now when the server
+    /// has yet to be discovered, else when first used.
+    pub async fn session(&self, token: &str) -> Result<McpSession, McpError> {
+        let client = if self.discovered.read().await.is_some() {
+            OnceCell::new()
+        } else {
+            OnceCell::new_with(Some(self.connect(token).await?))
+        };
+        Ok(McpSession {
+            gateway: self.clone(),
+            token: token.to_string(),
+            client,
+        })
+    }
+
+    async fn connect(&self, token: &str) -> Result<RunningService<RoleClient, ()>, McpError> {
         let transport = StreamableHttpClientTransport::with_client(
             self.http.clone(),
             StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(token.to_string()),
@@ -97,10 +120,7 @@ impl McpGateway {
                 client
             }
         };
-        Ok(McpSession {
-            client,
-            gateway: self.clone(),
-        })
+        Ok(client)
     }
 
     async fn forget_tools(&self) {
@@ -118,13 +138,19 @@ impl McpGateway {
 }
 
 impl McpSession {
+    /// The rmcp client, connected on first use.
+    async fn client(&self) -> Result<&RunningService<RoleClient, ()>, McpError> {
+        self.client.get_or_try_init(|| self.gateway.connect(&self.token)).await
+    }
+
     /// The tools, from the cache when it has them.
     pub async fn tools(&self) -> Result<Arc<Vec<ToolSpec>>, McpError> {
         if let Some(tools) = self.gateway.tools.read().await.as_ref() {
             return Ok(tools.clone());
         }
         let listed = self
-            .client
+            .client()
+            .await?
             .list_all_tools()
             .await
             .map_err(|e| McpError::Failed(format!("tools/list: {e}")))?;
@@ -141,7 +167,8 @@ impl McpSession {
 
     pub async fn call(&self, name: &str, arguments: Map<String, Value>) -> Result<ToolOutcome, McpError> {
         let result = self
-            .client
+            .client()
+            .await?
             .call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(arguments))
             .await;
         let result = match result {
@@ -173,7 +200,9 @@ impl McpSession {
     }
 
     pub async fn close(self) {
-        let _ = self.client.cancel().await;
+        if let Some(client) = self.client.into_inner() {
+            let _ = client.cancel().await;
+        }
     }
 }
 

@@ -99,7 +99,7 @@ impl Agent {
     }
 
     pub async fn respond(&self, caller: &Caller, history: &[HistoryMessage]) -> Result<Reply, RunError> {
-        let session = self.mcp.connect(&caller.token).await?;
+        let session = self.mcp.session(&caller.token).await?;
         let outcome = self.run(&session, caller, history).await;
         session.close().await;
         outcome

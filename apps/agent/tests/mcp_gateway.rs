@@ -45,6 +45,35 @@ async fn discovery_and_tool_list_are_asked_once_then_reused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_without_tool_calls_after_discovery_needs_no_mcp_request() {
+    let server = McpServer::start().await;
+    let agent = server.agent(Arc::new(OfflineModel), Limits::default());
+    let mut chat = Chat {
+        agent: &agent,
+        caller: server.caller("u1"),
+        history: Vec::new(),
+    };
+    chat.say("add buy milk").await;
+    assert!(agent.mcp().has_discovered().await);
+    let before = server.requests();
+    // A greeting and a refused bulk delete: the model calls no tool, so no session is opened.
+    // (Such a session, started from the cached discovery, used to hang on closing.)
+    for message in ["hello", "delete all my tasks"] {
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(10), chat.say(message))
+            .await
+            .unwrap_or_else(|_| panic!("{message:?}: no reply within 10 s"));
+        assert!(reply.tool_calls.is_empty(), "{message:?}: {:?}", reply.tool_calls);
+        assert!(!reply.response.is_empty());
+    }
+    assert_eq!(
+        server.requests(),
+        before,
+        "no MCP request for replies without tool calls"
+    );
+    assert_eq!(server.state("u1").await, vec![("Buy milk".to_string(), false)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mcp_server_gone_after_discovery_fails_the_request_not_the_tool() {
     let mut server = McpServer::start().await;
     let agent = server.agent(Arc::new(OfflineModel), Limits::default());
