@@ -26,6 +26,12 @@ fn chat_manages_tasks_across_restarts_and_conversations() {
     assert_eq!(status, 200, "{reply}");
     assert_eq!(sam.tasks(), [("Buy milk".to_string(), true)]);
 
+    // A message that needs no tool, once the agent knows the MCP server, is answered at once.
+    let (status, reply) = sam.chat(Some(conversation), "thanks, hello again");
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["tool_calls"].as_array().map(Vec::len), Some(0), "{reply}");
+    assert!(!reply["response"].as_str().unwrap().is_empty(), "{reply}");
+
     // Restart the MCP server behind the running agent, which keeps what the first one told it
     // (its discovery answer, its tools) and its pooled connections to it.
     let database_url = stack.database_url.clone();
@@ -70,7 +76,7 @@ fn chat_manages_tasks_across_restarts_and_conversations() {
 
     let messages = sam.messages(conversation);
     let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["user", "assistant"].repeat(4));
+    assert_eq!(roles, ["user", "assistant"].repeat(5));
     assert_eq!(messages[3]["tool_calls"][0]["name"], "complete_task");
 
     // Another user sees none of it.
