@@ -14,11 +14,7 @@ use todo_agent::runner::{HistoryMessage, Role, RunError};
 async fn discovery_and_tool_list_are_asked_once_then_reused() {
     let server = McpServer::start().await;
     let agent = server.agent(Arc::new(OfflineModel), Limits::default());
-    let mut chat = Chat {
-        agent: &agent,
-        caller: server.caller("u1"),
-        history: Vec::new(),
-    };
+    let mut chat = Chat::new(&agent, server.caller("u1"));
     assert!(!agent.mcp().has_discovered().await);
 
     // First chat: server/discover, tools/list, then add_task.
@@ -31,11 +27,7 @@ async fn discovery_and_tool_list_are_asked_once_then_reused() {
     let before = server.requests();
     let reply = chat.say("mark it done").await;
     assert!(reply.tool_calls.iter().all(|c| !c.is_error), "{:?}", reply.tool_calls);
-    let mut other = Chat {
-        agent: &agent,
-        caller: server.caller("u2"),
-        history: Vec::new(),
-    };
+    let mut other = Chat::new(&agent, server.caller("u2"));
     let reply = other.say("add call mom").await;
     assert!(reply.response.contains("Call mom"), "{}", reply.response);
     let calls = 1 + reply.tool_calls.len();
@@ -48,11 +40,7 @@ async fn discovery_and_tool_list_are_asked_once_then_reused() {
 async fn a_reply_without_tool_calls_after_discovery_needs_no_mcp_request() {
     let server = McpServer::start().await;
     let agent = server.agent(Arc::new(OfflineModel), Limits::default());
-    let mut chat = Chat {
-        agent: &agent,
-        caller: server.caller("u1"),
-        history: Vec::new(),
-    };
+    let mut chat = Chat::new(&agent, server.caller("u1"));
     chat.say("add buy milk").await;
     assert!(agent.mcp().has_discovered().await);
     let before = server.requests();

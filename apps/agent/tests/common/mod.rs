@@ -134,7 +134,16 @@ pub struct Chat<'a> {
     pub history: Vec<HistoryMessage>,
 }
 
-impl Chat<'_> {
+impl<'a> Chat<'a> {
+    /// A new conversation with the agent as this caller.
+    pub fn new(agent: &'a Agent, caller: Caller) -> Self {
+        Chat {
+            agent,
+            caller,
+            history: Vec::new(),
+        }
+    }
+
     pub async fn say(&mut self, text: &str) -> Reply {
         self.history.push(HistoryMessage {
             role: Role::User,
