@@ -15,7 +15,7 @@ use xshell::{Shell, cmd};
 
 use crate::api::{Client, free_port, sign_up};
 use crate::flags::{BenchArgs, BenchTarget};
-use crate::project::{random_hex, root};
+use crate::project::{Profile, build_services, random_hex, root};
 use crate::supervisor::{Spec, Supervisor};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -31,7 +31,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
 
 fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     let connections = args.connections.unwrap_or(64);
-    cmd!(sh, "cargo build --release --bin todo-backend").run()?;
+    build_services(sh, Profile::Release)?;
     let postgres = args
         .postgres
         .clone()
@@ -92,7 +92,7 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
 /// connections, once on SQLite and once on PostgreSQL.
 fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     let connections = args.connections.unwrap_or(32);
-    cmd!(sh, "cargo build --release --bin todo-backend --bin todo-mcp").run()?;
+    build_services(sh, Profile::Release)?;
     println!(
         "\nbench mcp: tools/call over streamable HTTP, {connections} connections, {}s per scenario\n",
         args.seconds
@@ -169,11 +169,7 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
 /// alternating "add …" and "mark it done"; once on SQLite and once on PostgreSQL.
 fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     let connections = args.connections.unwrap_or(16);
-    cmd!(
-        sh,
-        "cargo build --release --bin todo-backend --bin todo-mcp --bin todo-agent"
-    )
-    .run()?;
+    build_services(sh, Profile::Release)?;
     println!(
         "\nbench chat: chat round trips through backend, agent (offline), mcp and the database, \
          {connections} connections, {}s per database\n",

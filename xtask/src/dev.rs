@@ -7,24 +7,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 use crate::flags::DevArgs;
-use crate::project::{random_hex, root};
+use crate::project::{Profile, build_services, random_hex, root};
 use crate::supervisor::{Spec, Supervisor};
 
 pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
     ensure_port_free(args.port)?;
-    let profile = if args.release { vec!["--release"] } else { vec![] };
-    cmd!(
-        sh,
-        "cargo build {profile...} --bin todo-backend --bin todo-mcp --bin todo-agent --bin todo-frontend"
-    )
-    .run()
-    .context("building the services failed")?;
-    let bin_dir = root()
-        .join("target")
-        .join(if args.release { "release" } else { "debug" });
+    let bin_dir = build_services(sh, if args.release { Profile::Release } else { Profile::Debug })?;
 
     let data_dir = root().join(&args.data_dir);
     fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;

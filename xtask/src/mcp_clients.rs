@@ -16,7 +16,7 @@ use xshell::{Shell, cmd};
 
 use crate::api::{free_port, sign_up};
 use crate::node_tools::NodeTools;
-use crate::project::{random_hex, root};
+use crate::project::{Profile, build_services, random_hex, root};
 use crate::supervisor::{Spec, Supervisor};
 use crate::token_proxy::TokenProxy;
 
@@ -54,10 +54,10 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     let Some(tools) = NodeTools::ensure(sh)? else {
         return Ok(());
     };
-    cmd!(sh, "cargo build --locked --bin todo-backend --bin todo-mcp").run()?;
+    let bin_dir = build_services(sh, Profile::Debug)?;
     let data = tempfile::tempdir().context("cannot create a temporary folder")?;
     let (backend, mcp) = (free_port()?, free_port()?);
-    let _services = start_services(data.path(), backend, mcp)?;
+    let _services = start_services(&bin_dir, data.path(), backend, mcp)?;
     let (token, user) = sign_up(&format!("http://127.0.0.1:{backend}"), "mcp-clients")?;
     let mcp_addr = SocketAddr::from(([127, 0, 0, 1], mcp));
 
@@ -69,11 +69,11 @@ pub fn run(sh: &Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_services(data: &Path, backend: u16, mcp: u16) -> anyhow::Result<Supervisor> {
+fn start_services(bin_dir: &Path, data: &Path, backend: u16, mcp: u16) -> anyhow::Result<Supervisor> {
     let database = format!("sqlite:{}", data.join("todo.db").display());
     let secret = random_hex(32);
     let service = |name: &'static str, binary: &str, port: u16| {
-        Spec::new(name, root().join("target/debug").join(binary))
+        Spec::new(name, bin_dir.join(binary))
             .env("PORT", &port.to_string())
             .env("BIND_ADDR", "127.0.0.1")
             .env("DATABASE_URL", &database)
