@@ -26,7 +26,7 @@ fn binary(name: &str) -> PathBuf {
     let path = target.join(profile).join(name);
     assert!(
         path.exists(),
-        "{} is not built: run `cargo xtask test` (or `cargo build --workspace --bins` first)",
+        "{} is not built: run `cargo xtask test` (or `cargo build --bins` first)",
         path.display()
     );
     path

@@ -25,18 +25,18 @@ pub enum Profile {
     Release,
 }
 
-/// Builds every binary of the workspace and returns the folder that holds them.
+/// Builds the services (every binary of the workspace but xtask) and returns their folder.
 ///
-/// Always the whole workspace, never `--bin x`: cargo unifies features over the packages it
-/// builds, so a narrower set compiles most dependencies again with other features. One set for
-/// `dev`, `bench` and the test suites means `cargo test --workspace` has already built what they
-/// run (this saved six minutes of a cold CI run).
+/// Always this one set, never `--bin x`: cargo unifies features over the packages it builds, so a
+/// narrower set compiles most dependencies again with other features. `cargo xtask test` tests
+/// the same set, so the suites that run the binaries find them built (this saved six minutes of a
+/// cold CI run). xtask stays out: rebuilding the running xtask would replace its own executable.
 pub fn build_services(sh: &Shell, profile: Profile) -> anyhow::Result<PathBuf> {
     let (flag, dir) = match profile {
         Profile::Debug => (None, "debug"),
         Profile::Release => (Some("--release"), "release"),
     };
-    cmd!(sh, "cargo build --workspace --bins --locked {flag...}")
+    cmd!(sh, "cargo build --workspace --exclude xtask --bins --locked {flag...}")
         .run()
         .context("building the services failed")?;
     Ok(root().join("target").join(dir))

@@ -13,8 +13,15 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     if !args.no_lint {
         lint(sh)?;
     }
-    let filter = args.filter.as_deref().map(|f| vec![f]).unwrap_or_default();
-    cmd!(sh, "cargo test --workspace --all-targets --locked -- {filter...}").run()?;
+    let filter = args.filter.as_slice();
+    // The same package set as `build_services`, so the process suites reuse these binaries; xtask
+    // on its own, with the features `cargo xtask` already built it with.
+    cmd!(
+        sh,
+        "cargo test --workspace --exclude xtask --all-targets --locked -- {filter...}"
+    )
+    .run()?;
+    cmd!(sh, "cargo test -p xtask --all-targets --locked -- {filter...}").run()?;
     if args.filter.is_none() {
         crate::mcp_clients::run(sh)?;
         crate::dev_check::run()?;
