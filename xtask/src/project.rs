@@ -36,7 +36,7 @@ pub fn build_services(sh: &Shell, profile: Profile) -> anyhow::Result<PathBuf> {
         Profile::Debug => (None, "debug"),
         Profile::Release => (Some("--release"), "release"),
     };
-    cmd!(sh, "cargo build --workspace --exclude xtask --bins --locked {flag...}")
+    cmd!(sh, "cargo build --workspace --exclude xtask --bins {flag...}")
         .run()
         .context("building the services failed")?;
     Ok(root().join("target").join(dir))
