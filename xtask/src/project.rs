@@ -29,8 +29,8 @@ pub enum Profile {
 ///
 /// Always this one set, never `--bin x`: cargo unifies features over the packages it builds, so a
 /// narrower set compiles most dependencies again with other features. `cargo xtask test` tests
-/// the same set, so the suites that run the binaries find them built (this saved six minutes of a
-/// cold CI run). xtask stays out: rebuilding the running xtask would replace its own executable.
+/// the same set, so the suites that run the binaries find them built (a narrower build after the
+/// tests took six minutes). xtask stays out: rebuilding the running xtask would replace its own executable.
 pub fn build_services(sh: &Shell, profile: Profile) -> anyhow::Result<PathBuf> {
     let (flag, dir) = match profile {
         Profile::Debug => (None, "debug"),
