@@ -17,6 +17,7 @@ mod verify;
 use clap::Parser as _;
 
 fn main() -> anyhow::Result<()> {
+    project::forget_cargo_run_env();
     let cli = flags::Cli::parse();
     let sh = project::shell()?;
     match cli.command {

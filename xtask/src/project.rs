@@ -12,6 +12,33 @@ pub fn shell() -> anyhow::Result<Shell> {
     Ok(sh)
 }
 
+/// Gives the commands xtask runs the environment of a terminal rather than that of `cargo run`.
+///
+/// `cargo run` gives xtask its own package's variables. Build scripts that watch one of them (ring
+/// watches CARGO_MANIFEST_DIR) saw it change between a cargo run from here and one from a
+/// terminal, and each switch rebuilt ring and everything above it (minutes in release).
+/// Call first thing in `main`, before any thread exists.
+pub fn forget_cargo_run_env() {
+    /// What `cargo run` sets for the program it runs, besides `CARGO_PKG_*` (and `CARGO`, which
+    /// names the same cargo and is kept).
+    const SET_BY_CARGO_RUN: &[&str] = &[
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+    ];
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str()
+            && (name.starts_with("CARGO_PKG_") || SET_BY_CARGO_RUN.contains(&name))
+        {
+            // SAFETY: called at the start of `main`, while the process has one thread, so nothing
+            // reads the environment concurrently.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+}
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
