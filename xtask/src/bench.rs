@@ -15,6 +15,7 @@ use xshell::{Shell, cmd};
 
 use crate::api::{Client, free_port, sign_up};
 use crate::flags::{BenchArgs, BenchTarget};
+use crate::instructions;
 use crate::project::{Profile, build_services, random_hex, root};
 use crate::supervisor::{Spec, Supervisor};
 
@@ -22,6 +23,9 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SEED_TASKS: usize = 1000;
 
 pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    if args.instructions && !matches!(args.target, BenchTarget::Mcp) {
+        bail!("--instructions counts MCP tool calls: use it with `cargo xtask bench mcp`");
+    }
     match args.target {
         BenchTarget::Api => api(sh, args),
         BenchTarget::Mcp => mcp(sh, args),
@@ -91,13 +95,24 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
 /// `cargo xtask bench mcp`: MCP `tools/call` round trips (token check, JSON-RPC, database) at 32
 /// connections, once on SQLite and once on PostgreSQL.
 fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    if args.instructions {
+        instructions::check_valgrind()?;
+        build_services(sh, Profile::Release)?;
+        println!(
+            "\nbench mcp --instructions: todo-mcp under callgrind, {} calls per scenario, one at a time\n",
+            args.calls
+        );
+        return on_both_databases(sh, args, &instructions::header(), |url, database| {
+            instructions::mcp_on(url, database, args.calls)
+        });
+    }
     let connections = args.connections.unwrap_or(32);
     build_services(sh, Profile::Release)?;
     println!(
         "\nbench mcp: tools/call over streamable HTTP, {connections} connections, {}s per scenario\n",
         args.seconds
     );
-    on_both_databases(sh, args, "calls/s", |url, database| {
+    on_both_databases(sh, args, &latency_header("calls/s"), |url, database| {
         mcp_on(url, database, connections, Duration::from_secs(args.seconds))
     })
 }
@@ -118,14 +133,7 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
 
     let (token, user) = sign_up(&base, "bench")?;
     let user: Arc<str> = user.into();
-    let client = Client::new();
-    for i in 0..50 {
-        client.post(
-            &format!("{base}/api/{user}/tasks"),
-            Some(&token),
-            &json!({"title": format!("seed {i}")}),
-        )?;
-    }
+    seed_tasks(&base, &token, &user, 50)?;
     let tool_call = |tool: &'static str| {
         let user = user.clone();
         Request::Post {
@@ -175,13 +183,26 @@ fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
          {connections} connections, {}s per database\n",
         args.seconds
     );
-    on_both_databases(sh, args, "chats/s", |url, database| {
+    on_both_databases(sh, args, &latency_header("chats/s"), |url, database| {
         chat_on(url, database, connections, Duration::from_secs(args.seconds))
     })
 }
 
+/// Gives the user `count` tasks through the REST API.
+pub(crate) fn seed_tasks(base: &str, token: &str, user: &str, count: usize) -> anyhow::Result<()> {
+    let client = Client::new();
+    for i in 0..count {
+        client.post(
+            &format!("{base}/api/{user}/tasks"),
+            Some(token),
+            &json!({"title": format!("seed {i}")}),
+        )?;
+    }
+    Ok(())
+}
+
 /// A release binary on a loopback port, on the benchmark's database, quiet but for warnings.
-fn release_service(name: &'static str, binary: &str, port: u16, database_url: &str, secret: &str) -> Spec {
+pub(crate) fn release_service(name: &'static str, binary: &str, port: u16, database_url: &str, secret: &str) -> Spec {
     Spec::new(name, root().join("target/release").join(binary))
         .env("PORT", &port.to_string())
         .env("BIND_ADDR", "127.0.0.1")
@@ -196,7 +217,7 @@ fn release_service(name: &'static str, binary: &str, port: u16, database_url: &s
 fn on_both_databases(
     sh: &Shell,
     args: &BenchArgs,
-    unit: &str,
+    header: &str,
     scenarios: impl Fn(&str, &str) -> anyhow::Result<bool>,
 ) -> anyhow::Result<()> {
     let postgres = args
@@ -207,10 +228,7 @@ fn on_both_databases(
     let sqlite_dir = root().join("target").join(format!("bench-sqlite-{}", random_hex(4)));
     std::fs::create_dir_all(&sqlite_dir)?;
     let schema = BenchSchema::create(sh, &postgres)?;
-    println!(
-        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
-        "scenario", unit, "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
-    );
+    println!("{header}");
     let mut failed = false;
     let databases = [
         ("SQLite", format!("sqlite:{}", sqlite_dir.join("todo.db").display())),
@@ -279,6 +297,13 @@ fn chat_on(database_url: &str, database: &str, connections: usize, duration: Dur
         result.max_rss_mib
     );
     Ok(result.errors > 0)
+}
+
+fn latency_header(unit: &str) -> String {
+    format!(
+        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "scenario", unit, "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
+    )
 }
 
 /// A schema of its own, so a benchmark neither sees nor leaves data in the database's others.

@@ -6,6 +6,7 @@ mod browser;
 mod dev;
 mod dev_check;
 mod flags;
+mod instructions;
 mod mcp_clients;
 mod node_tools;
 mod project;

@@ -14,6 +14,7 @@ use anyhow::Context as _;
 pub struct Spec {
     pub name: &'static str,
     pub program: PathBuf,
+    pub args: Vec<String>,
     pub env: Vec<(String, String)>,
 }
 
@@ -22,6 +23,7 @@ impl Spec {
         Spec {
             name,
             program,
+            args: Vec::new(),
             env: Vec::new(),
         }
     }
@@ -50,6 +52,7 @@ impl Supervisor {
         let mut children = Vec::new();
         for spec in specs {
             let mut child = Command::new(&spec.program)
+                .args(&spec.args)
                 .envs(spec.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())

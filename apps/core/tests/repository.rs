@@ -79,6 +79,34 @@ both_backends! {
         assert_eq!(db.list_tasks("u1", StatusFilter::All).await.unwrap().len(), 4);
     }
 
+    async fn a_listing_returns_every_field_as_stored(test_db) {
+        // SQLite lists through SQLite's own JSON (one row for the whole list), so text that JSON
+        // must escape, absent descriptions, both states and timestamps must come back unchanged.
+        let db = open(&test_db).await;
+        let texts = [
+            ("quote \" and backslash \\ and /slash", Some("tab\there\nnew line")),
+            ("买牛奶 🥛 — café", None),
+            ("\u{7f} \u{1f} control and \u{2028} separator", Some("")),
+            ("[1, {\"json\": \"lookalike\"}]", Some("null")),
+        ];
+        for (title, description) in texts {
+            let task = db.create_task("u1", &NewTask::parse(title, description).unwrap()).await.unwrap();
+            if title.starts_with('买') {
+                db.toggle_task("u1", task.id).await.unwrap();
+            }
+        }
+        db.create_task("someone else", &new_task("not listed")).await.unwrap();
+        let listed = db.list_tasks("u1", StatusFilter::All).await.unwrap();
+        assert_eq!(listed.len(), texts.len());
+        for task in &listed {
+            assert_eq!(task, &db.get_task("u1", task.id).await.unwrap());
+        }
+        let completed = db.list_tasks("u1", StatusFilter::Completed).await.unwrap();
+        assert_eq!(completed.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["买牛奶 🥛 — café"]);
+        assert_eq!(db.list_tasks("u1", StatusFilter::Pending).await.unwrap().len(), texts.len() - 1);
+        assert!(db.list_tasks("nobody", StatusFilter::Pending).await.unwrap().is_empty());
+    }
+
     async fn deleted_ids_are_not_reused(test_db) {
         let db = open(&test_db).await;
         let first = db.create_task("u1", &new_task("one")).await.unwrap();
