@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::api::free_port;
-use crate::project::{random_hex, root, skip_or_fail};
+use crate::project::{random_hex, skip_or_fail, target_dir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const WAIT: Duration = Duration::from_secs(20);
@@ -208,7 +208,7 @@ async fn wait_text(client: &Client, css: &str, expected: &str) -> anyhow::Result
 }
 
 async fn save_screenshot(client: &Client, name: &str) -> anyhow::Result<PathBuf> {
-    let dir = root().join("target/browser");
+    let dir = target_dir().join("browser");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(name);
     std::fs::write(&path, client.screenshot().await?)?;

@@ -52,6 +52,7 @@ pub fn mcp_on(database_url: &str, database: &str, calls: usize) -> anyhow::Resul
     let mcp = Spec {
         program: PathBuf::from("valgrind"),
         args: vec![
+            "--quiet".into(),
             "--tool=callgrind".into(),
             "--instr-atstart=no".into(),
             format!("--callgrind-out-file={}", out_file.display()),

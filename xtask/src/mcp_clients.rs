@@ -16,7 +16,7 @@ use xshell::{Shell, cmd};
 
 use crate::api::{free_port, sign_up};
 use crate::node_tools::NodeTools;
-use crate::project::{Profile, build_services, random_hex, root};
+use crate::project::{Profile, build_services, random_hex, root, target_dir};
 use crate::supervisor::{Spec, Supervisor};
 use crate::token_proxy::TokenProxy;
 
@@ -100,7 +100,7 @@ fn conformance(sh: &Shell, tools: &NodeTools, proxy: SocketAddr) -> anyhow::Resu
     let _path = sh.push_env("PATH", tools.path_env());
     for (version, scenarios) in SCENARIOS {
         for scenario in *scenarios {
-            let results = root().join("target/mcp-conformance").join(version).join(scenario);
+            let results = target_dir().join("mcp-conformance").join(version).join(scenario);
             println!("\n==> MCP conformance: {scenario} (spec {version})");
             cmd!(
                 sh,

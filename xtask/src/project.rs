@@ -1,6 +1,7 @@
 //! Where things are, and small helpers shared by the commands.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::Context as _;
 use xshell::{Shell, cmd};
@@ -45,6 +46,25 @@ pub fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// Where cargo puts what it builds: `target/` in the workspace unless CARGO_TARGET_DIR or cargo's
+/// configuration (`build.target-dir`) say otherwise; `cargo metadata` knows which.
+pub fn target_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        std::process::Command::new(cargo)
+            .args(["metadata", "--no-deps", "--format-version", "1"])
+            .current_dir(root())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .and_then(|output| serde_json::from_slice::<serde_json::Value>(&output.stdout).ok())
+            .and_then(|metadata| metadata["target_directory"].as_str().map(PathBuf::from))
+            .unwrap_or_else(|| root().join("target"))
+    })
+    .clone()
+}
+
 /// Debug or release binaries.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -66,7 +86,7 @@ pub fn build_services(sh: &Shell, profile: Profile) -> anyhow::Result<PathBuf> {
     cmd!(sh, "cargo build --workspace --exclude xtask --bins {flag...}")
         .run()
         .context("building the services failed")?;
-    Ok(root().join("target").join(dir))
+    Ok(target_dir().join(dir))
 }
 
 /// True when running under CI, where nothing may be skipped.
