@@ -175,6 +175,13 @@ impl ChatRole {
     }
 }
 
+/// What the agent needs of a stored message to continue a conversation: who said what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatTurn {
+    pub role: ChatRole,
+    pub content: String,
+}
+
 /// A stored chat message; an assistant's carries the tool calls it made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChatMessage {

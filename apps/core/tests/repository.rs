@@ -168,14 +168,16 @@ mod conversations {
                 let calls = if i % 2 == 1 { vec![serde_json::json!({"name": "add_task", "is_error": false})] } else { vec![] };
                 db.add_message("u1", first.id, role, &format!("message {i}"), &calls).await.unwrap();
             }
-            let recent = db.recent_messages("u1", first.id, 20).await.unwrap();
+            let recent = db.recent_turns("u1", first.id, 20).await.unwrap();
             assert_eq!(recent.len(), 20);
             assert_eq!(recent[0].content, "message 5");
             assert_eq!(recent[19].content, "message 24");
-            assert_eq!(recent[0].role, ChatRole::Assistant);
-            assert_eq!(recent[0].tool_calls[0]["name"], "add_task");
-            assert!(recent[1].tool_calls.is_empty());
-            assert_eq!(db.list_messages("u1", first.id).await.unwrap().len(), 25);
+            assert_eq!((recent[0].role, recent[1].role), (ChatRole::Assistant, ChatRole::User));
+            assert!(db.recent_turns("u2", first.id, 20).await.unwrap().is_empty());
+            let all = db.list_messages("u1", first.id).await.unwrap();
+            assert_eq!(all.len(), 25);
+            assert_eq!(all[5].tool_calls[0]["name"], "add_task");
+            assert!(all[6].tool_calls.is_empty());
 
             // The conversation written to last comes first.
             let listed: Vec<i64> = db.list_conversations("u1").await.unwrap().iter().map(|c| c.id).collect();

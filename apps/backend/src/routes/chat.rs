@@ -82,10 +82,7 @@ pub async fn send(
             todo_core::db::StoreError::NotFound => conversation_not_found(conversation_id),
             other => other.into(),
         })?;
-    let history = state
-        .db
-        .recent_messages(user, conversation_id, HISTORY_MESSAGES)
-        .await?;
+    let history = state.db.recent_turns(user, conversation_id, HISTORY_MESSAGES).await?;
     let turns: Vec<Turn<'_>> = history
         .iter()
         .map(|m| Turn {

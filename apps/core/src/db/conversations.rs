@@ -4,17 +4,21 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, StoreError, on_pool};
-use crate::domain::{ChatMessage, ChatRole, Conversation};
+use crate::domain::{ChatMessage, ChatRole, ChatTurn, Conversation};
 
 type MessageRow = (i64, String, String, Option<String>, DateTime<Utc>);
 
+fn role(id: i64, role: &str) -> Result<ChatRole, StoreError> {
+    match role {
+        "user" => Ok(ChatRole::User),
+        "assistant" => Ok(ChatRole::Assistant),
+        other => Err(StoreError::Corrupt(format!("message {id} has role {other:?}"))),
+    }
+}
+
 fn message(row: MessageRow) -> Result<ChatMessage, StoreError> {
-    let (id, role, content, tool_calls, created_at) = row;
-    let role = match role.as_str() {
-        "user" => ChatRole::User,
-        "assistant" => ChatRole::Assistant,
-        other => return Err(StoreError::Corrupt(format!("message {id} has role {other:?}"))),
-    };
+    let (id, role_text, content, tool_calls, created_at) = row;
+    let role = role(id, &role_text)?;
     let tool_calls = match tool_calls {
         Some(json) => serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("message {id} has unreadable tool calls: {e}")))?,
@@ -117,18 +121,28 @@ impl Db {
         message(row.ok_or(StoreError::NotFound)?)
     }
 
-    /// The last `limit` messages of a conversation, oldest first.
-    pub async fn recent_messages(
+    /// Who said what in the last `limit` messages of a conversation, oldest first: what a chat
+    /// hands the agent. The tool calls stored with them are neither read nor parsed: reading them
+    /// was a sixth of the backend's instructions per chat.
+    pub async fn recent_turns(
         &self,
         user_id: &str,
         conversation_id: i64,
         limit: i64,
-    ) -> Result<Vec<ChatMessage>, StoreError> {
-        const SQL: &str = "SELECT id, role, content, tool_calls, created_at FROM messages \
+    ) -> Result<Vec<ChatTurn>, StoreError> {
+        const SQL: &str = "SELECT id, role, content FROM messages \
                            WHERE conversation_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3";
-        let rows: Vec<MessageRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+        let rows: Vec<(i64, String, String)> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(conversation_id).bind(user_id).bind(limit).fetch_all(pool).await)?;
-        rows.into_iter().rev().map(message).collect()
+        rows.into_iter()
+            .rev()
+            .map(|(id, role_text, content)| {
+                Ok(ChatTurn {
+                    role: role(id, &role_text)?,
+                    content,
+                })
+            })
+            .collect()
     }
 
     /// Every message of a conversation, oldest first.
