@@ -133,19 +133,12 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
 
     let (token, user) = sign_up(&base, "bench")?;
     let user: Arc<str> = user.into();
-    seed_tasks(&base, &token, &user, 50)?;
+    seed_tasks(&base, &token, &user, MCP_SEED_TASKS)?;
     let tool_call = |tool: &'static str| {
         let user = user.clone();
         Request::Post {
             url: mcp_url.clone(),
-            body: Arc::new(move |worker, i| {
-                let arguments = match tool {
-                    "add_task" => json!({"user_id": &*user, "title": format!("mcp load {worker}-{i}")}),
-                    _ => json!({"user_id": &*user, "status": "pending"}),
-                };
-                json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
-                    .to_string()
-            }),
+            body: Arc::new(move |worker, i| tool_call_body(tool, &user, &format!("{worker}-{i}"), i).to_string()),
             headers: vec![
                 ("accept", "application/json, text/event-stream"),
                 ("mcp-protocol-version", "2025-11-25"),
@@ -154,8 +147,7 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
         }
     };
     let mut failed = false;
-    // Listing first: the add phase creates tens of thousands of tasks.
-    for tool in ["list_tasks", "add_task"] {
+    for tool in MCP_TOOLS {
         let result = load(&tool_call(tool), &token, connections, duration, pid)?;
         println!(
             "{:<24} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>7.1} MiB",
@@ -186,6 +178,21 @@ fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     on_both_databases(sh, args, &latency_header("chats/s"), |url, database| {
         chat_on(url, database, connections, Duration::from_secs(args.seconds))
     })
+}
+
+/// The MCP scenarios, timed here and counted by `--instructions`: a user with this many tasks...
+pub(crate) const MCP_SEED_TASKS: usize = 50;
+/// ...lists the pending ones, then adds. Listing first: the add phase creates tens of thousands of
+/// tasks.
+pub(crate) const MCP_TOOLS: [&str; 2] = ["list_tasks", "add_task"];
+
+/// The JSON-RPC request of one MCP scenario call; `label` makes each added title distinct.
+pub(crate) fn tool_call_body(tool: &str, user: &str, label: &str, id: usize) -> serde_json::Value {
+    let arguments = match tool {
+        "add_task" => json!({"user_id": user, "title": format!("mcp load {label}")}),
+        _ => json!({"user_id": user, "status": "pending"}),
+    };
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
 }
 
 /// Gives the user `count` tasks through the REST API.

@@ -17,17 +17,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use serde_json::json;
 
 use crate::api::{free_port, sign_up};
-use crate::bench::{release_service, seed_tasks};
+use crate::bench::{MCP_SEED_TASKS, MCP_TOOLS, release_service, seed_tasks, tool_call_body};
 use crate::project::random_hex;
 use crate::supervisor::{Spec, Supervisor};
 
 const WARM_UP_CALLS: usize = 20;
-/// As in the timed benchmark: a user with 50 tasks, listing the pending ones, then adding.
-const SEED_TASKS: usize = 50;
-const TOOLS: [&str; 2] = ["list_tasks", "add_task"];
 
 pub fn check_valgrind() -> anyhow::Result<()> {
     for tool in ["valgrind", "callgrind_control"] {
@@ -68,9 +64,9 @@ pub fn mcp_on(database_url: &str, database: &str, calls: usize) -> anyhow::Resul
     let pid = supervisor.pid("mcp").context("mcp is not running")?.to_string();
 
     let (token, user) = sign_up(&base, "instructions")?;
-    seed_tasks(&base, &token, &user, SEED_TASKS)?;
+    seed_tasks(&base, &token, &user, MCP_SEED_TASKS)?;
     let mcp = McpCaller::new(format!("http://127.0.0.1:{mcp_port}/mcp"), &token, &user);
-    for (dump, tool) in TOOLS.into_iter().enumerate() {
+    for (dump, tool) in MCP_TOOLS.into_iter().enumerate() {
         for i in 0..WARM_UP_CALLS {
             mcp.call(tool, i)?;
         }
@@ -115,12 +111,7 @@ impl McpCaller {
     }
 
     fn call(&self, tool: &str, i: usize) -> anyhow::Result<()> {
-        let arguments = match tool {
-            "add_task" => json!({"user_id": self.user, "title": format!("counted {i}")}),
-            _ => json!({"user_id": self.user, "status": "pending"}),
-        };
-        let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
-                          "params": {"name": tool, "arguments": arguments}});
+        let body = tool_call_body(tool, &self.user, &format!("counted {i}"), i);
         let reply = self
             .agent
             .post(&self.url)
