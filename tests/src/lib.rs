@@ -18,12 +18,14 @@ pub fn free_port() -> u16 {
 }
 
 fn binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    );
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    let path = target.join(profile).join(name);
+    // This test program lives in `<profile dir>/deps/`; the services' binaries in the profile
+    // folder itself, whatever the target folder and target triple.
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test runs from <target>/<profile>/deps")
+        .join(name);
     assert!(
         path.exists(),
         "{} is not built: run `cargo xtask test` (or `cargo build --bins` first)",

@@ -35,6 +35,19 @@ impl Client {
     }
 }
 
+/// GET `url` with a bearer token; its JSON body (any non-2xx answer is an error).
+pub fn get_json(url: &str, token: &str) -> anyhow::Result<Value> {
+    Client::new()
+        .agent
+        .get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .with_context(|| format!("GET {url}"))?
+        .body_mut()
+        .read_json()
+        .with_context(|| format!("GET {url}: not JSON"))
+}
+
 /// A fresh user on the backend at `base`: its token and its id.
 pub fn sign_up(base: &str, who: &str) -> anyhow::Result<(String, String)> {
     let email = format!("{who}-{}@example.com", random_hex(6));

@@ -16,7 +16,7 @@ use xshell::{Shell, cmd};
 use crate::api::{Client, free_port, sign_up};
 use crate::flags::{BenchArgs, BenchTarget};
 use crate::instructions;
-use crate::project::{Profile, build_services, random_hex, target_dir};
+use crate::project::{Profile, bin_dir, build_services, random_hex, target_dir};
 use crate::supervisor::{Spec, Supervisor};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -44,7 +44,7 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     let schema = BenchSchema::create(sh, &postgres)?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let backend = Spec::new("backend", target_dir().join("release/todo-backend"))
+    let backend = Spec::new("backend", bin_dir("release").join("todo-backend"))
         .env("PORT", &port.to_string())
         .env("BIND_ADDR", "127.0.0.1")
         .env("DATABASE_URL", &schema.url)
@@ -210,7 +210,7 @@ pub(crate) fn seed_tasks(base: &str, token: &str, user: &str, count: usize) -> a
 
 /// A release binary on a loopback port, on the benchmark's database, quiet but for warnings.
 pub(crate) fn release_service(name: &'static str, binary: &str, port: u16, database_url: &str, secret: &str) -> Spec {
-    Spec::new(name, target_dir().join("release").join(binary))
+    Spec::new(name, bin_dir("release").join(binary))
         .env("PORT", &port.to_string())
         .env("BIND_ADDR", "127.0.0.1")
         .env("DATABASE_URL", database_url)

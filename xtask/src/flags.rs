@@ -19,6 +19,67 @@ pub enum Command {
     Bench(BenchArgs),
     /// Smoke-test a running deployment through its public URL
     Verify(VerifyArgs),
+    /// Build the services' container images (tagged with the git commit), load or push them
+    Images(ImagesArgs),
+}
+
+#[derive(Args)]
+pub struct ImagesArgs {
+    /// Only this service (repeatable; default: all four)
+    #[arg(long = "service", value_name = "S", value_enum)]
+    pub services: Vec<ServiceName>,
+    /// Build the binaries on this host (cargo, static musl) and copy them into the image: the
+    /// fast path, and the only one without a registry to pull the Rust image from
+    #[arg(long, conflicts_with = "in_docker")]
+    pub prebuilt: bool,
+    /// Compile inside Docker (the Rust builder stage; needs BuildKit and the Rust image).
+    /// Default: on the host when it can build for the platform, else inside Docker
+    #[arg(long)]
+    pub in_docker: bool,
+    /// The platform to build for (default: the cluster's nodes' with --load minikube, else the
+    /// Docker daemon's)
+    #[arg(long, value_enum)]
+    pub platform: Option<Platform>,
+    /// Put the images into Minikube's container runtime, or leave them in the local Docker
+    #[arg(long, value_enum, default_value = "none")]
+    pub load: Load,
+    /// The Minikube profile to load into (also its kubectl context)
+    #[arg(long, default_value = "minikube")]
+    pub profile: String,
+    /// Push the images to this registry (`ghcr.io/you`, `registry.example.com:5000/team`)
+    #[arg(long, value_name = "REGISTRY")]
+    pub push: Option<String>,
+    /// Allow --push from a tree with uncommitted changes
+    #[arg(long, requires = "push")]
+    pub allow_dirty: bool,
+    /// Print the commands that would build, tag, load and push, and run none of them
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum ServiceName {
+    Backend,
+    Mcp,
+    Agent,
+    Frontend,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum Platform {
+    #[value(name = "linux/amd64")]
+    Amd64,
+    #[value(name = "linux/arm64")]
+    Arm64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum Load {
+    Minikube,
+    None,
 }
 
 #[derive(Args)]
@@ -42,6 +103,9 @@ pub struct TestArgs {
     /// Only run the suites over whole processes (MCP conformance, MCP Inspector, `dev` + verify)
     #[arg(long, conflicts_with = "filter")]
     pub clients_only: bool,
+    /// Only run the container rehearsal (the images and PostgreSQL in Docker, as the chart runs them)
+    #[arg(long, conflicts_with_all = ["filter", "clients_only"])]
+    pub containers_only: bool,
     /// Only run tests whose name contains this (skips the suites over whole processes)
     pub filter: Option<String>,
 }

@@ -5,14 +5,19 @@ mod bench;
 mod browser;
 mod dev;
 mod dev_check;
+mod exec;
 mod flags;
+mod images;
 mod instructions;
 mod mcp_clients;
 mod node_tools;
 mod project;
+mod rehearsal;
+mod static_checks;
 mod supervisor;
 mod test;
 mod token_proxy;
+mod tools;
 mod verify;
 
 use clap::Parser as _;
@@ -26,5 +31,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Dev(args) => dev::run(&sh, &args),
         flags::Command::Bench(args) => bench::run(&sh, &args),
         flags::Command::Verify(args) => verify::run(&args),
+        flags::Command::Images(args) => images::run(&args),
     }
 }

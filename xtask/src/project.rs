@@ -86,7 +86,17 @@ pub fn build_services(sh: &Shell, profile: Profile) -> anyhow::Result<PathBuf> {
     cmd!(sh, "cargo build --workspace --exclude xtask --bins {flag...}")
         .run()
         .context("building the services failed")?;
-    Ok(target_dir().join(dir))
+    Ok(bin_dir(dir))
+}
+
+/// Where cargo puts the binaries of a profile (`debug`, `release`): under the target triple's
+/// folder when CARGO_BUILD_TARGET names one (CI builds everything for musl, so the container
+/// rehearsal can use the binaries the tests ran).
+pub fn bin_dir(profile_dir: &str) -> PathBuf {
+    match std::env::var("CARGO_BUILD_TARGET") {
+        Ok(triple) if !triple.is_empty() => target_dir().join(triple).join(profile_dir),
+        _ => target_dir().join(profile_dir),
+    }
 }
 
 /// True when running under CI, where nothing may be skipped.

@@ -10,8 +10,14 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
         crate::mcp_clients::run(sh)?;
         return crate::dev_check::run();
     }
+    if args.containers_only {
+        return crate::rehearsal::run();
+    }
     if !args.no_lint {
         lint(sh)?;
+    }
+    if args.filter.is_none() {
+        crate::static_checks::run()?;
     }
     let filter = args.filter.as_slice();
     // The same package set as `build_services`, so the process suites reuse these binaries; xtask
@@ -25,6 +31,7 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     if args.filter.is_none() {
         crate::mcp_clients::run(sh)?;
         crate::dev_check::run()?;
+        crate::rehearsal::run()?;
     }
     Ok(())
 }

@@ -19,7 +19,13 @@ const LATENCY_CALLS: usize = 50;
 const LATENCY_P95_BUDGET: Duration = Duration::from_millis(500);
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
-    let report = verify(args);
+    run_with_secret(args, std::env::var("BETTER_AUTH_SECRET").ok().as_deref())
+}
+
+/// `secret`: the deployment's token secret, when known, so the expired token it sends is refused
+/// for its expiry alone.
+pub fn run_with_secret(args: &VerifyArgs, secret: Option<&str>) -> anyhow::Result<()> {
+    let report = verify(args, secret);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
@@ -148,7 +154,7 @@ impl Http {
     }
 }
 
-fn verify(args: &VerifyArgs) -> Report {
+fn verify(args: &VerifyArgs, secret: Option<&str>) -> Report {
     let http = Http::new(&args.url);
     let mut report = Report { checks: Vec::new() };
     // The frontend's `/readyz` answers for the backend behind it; `--service name=URL` adds others.
@@ -203,7 +209,7 @@ fn verify(args: &VerifyArgs) -> Report {
     for (what, bad) in [
         ("no token", None),
         ("a malformed token", Some("not-a-jwt".to_string())),
-        ("an expired token", Some(expired_token(&user))),
+        ("an expired token", Some(expired_token(&user, secret))),
     ] {
         report.check(&format!("API refuses {what} (401)"), || {
             let answer = http.expect("GET", &tasks, bad.as_deref(), None, 401)?;
@@ -313,10 +319,10 @@ fn verify(args: &VerifyArgs) -> Report {
     report
 }
 
-/// A token for `user` that expired an hour ago: signed with `BETTER_AUTH_SECRET` when this shell
-/// has the deployment's secret (then only its expiry is wrong), else with a random key.
-fn expired_token(user: &str) -> String {
-    let secret = std::env::var("BETTER_AUTH_SECRET").unwrap_or_else(|_| random_hex(32));
+/// A token for `user` that expired an hour ago: signed with the deployment's secret when known
+/// (then only its expiry is wrong), else with a random key.
+fn expired_token(user: &str, secret: Option<&str>) -> String {
+    let secret = secret.map_or_else(|| random_hex(32), str::to_string);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -1,0 +1,39 @@
+//! kubectl: what the cluster's nodes are.
+
+use anyhow::bail;
+
+use crate::exec::Command;
+
+/// `kubectl get nodes` for the nodes' CPU architectures (`status.nodeInfo.architecture`).
+pub fn node_architectures_command(context: Option<&str>) -> Command {
+    let context = context.map(|c| format!("--context={c}"));
+    Command::new("kubectl").args(context).args([
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={.items[*].status.nodeInfo.architecture}",
+    ])
+}
+
+/// The one architecture of the cluster's nodes (`amd64`, `arm64`).
+pub fn node_architecture(context: Option<&str>) -> anyhow::Result<String> {
+    let command = node_architectures_command(context);
+    let output = command.output()?;
+    if !output.success() {
+        bail!(
+            "cannot ask the cluster for its nodes' architecture (`{command}`: {}): pass --platform linux/amd64 or linux/arm64",
+            output.last_error_line()
+        );
+    }
+    let mut arches: Vec<&str> = output.stdout.split_whitespace().collect();
+    arches.sort_unstable();
+    arches.dedup();
+    match arches.as_slice() {
+        [one] => Ok((*one).to_string()),
+        [] => bail!("the cluster has no nodes yet: pass --platform linux/amd64 or linux/arm64"),
+        many => bail!(
+            "the cluster's nodes mix architectures ({}): pass --platform for the nodes the services should run on",
+            many.join(", ")
+        ),
+    }
+}
