@@ -68,11 +68,13 @@ impl Command {
         expression
     }
 
-    /// Runs it with the terminal's stdout and stderr, after echoing it; fails on a non-zero exit.
+    /// Runs it with its output on the terminal's stderr (stdout stays for xtask's own results,
+    /// such as `--json`), after echoing it; fails on a non-zero exit.
     pub fn run(&self) -> anyhow::Result<()> {
         eprintln!("$ {self}");
         let output = self
             .expression()
+            .stdout_to_stderr()
             .unchecked()
             .run()
             .with_context(|| self.cannot_start())?;

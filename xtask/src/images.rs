@@ -174,12 +174,7 @@ pub fn run(args: &ImagesArgs) -> anyhow::Result<()> {
         check_registry(registry)?;
     }
     let tree = TreeState::read()?;
-    if args.push.is_some() && tree.dirty_tree.is_some() && !args.allow_dirty {
-        bail!(
-            "the tree has uncommitted changes: commit them so the pushed tag names a commit, or pass --allow-dirty (the tag becomes {})",
-            tree.tag()
-        );
-    }
+    check_push_allowed(&tree, args.push.is_some(), args.allow_dirty)?;
 
     let minikube = (args.load == Load::Minikube).then(|| Minikube::new(&args.profile));
     let mut load_with_image_load = false;
@@ -265,6 +260,17 @@ fn check_registry(registry: &str) -> anyhow::Result<()> {
     if !valid {
         bail!(
             "--push {registry:?} is not a registry: give a host and path in lower case, without a scheme (`ghcr.io/you`, `registry.example.com:5000/team`)"
+        );
+    }
+    Ok(())
+}
+
+/// A pushed image should name a commit others can check out: a dirty tree only on request.
+fn check_push_allowed(tree: &TreeState, push: bool, allow_dirty: bool) -> anyhow::Result<()> {
+    if push && tree.dirty_tree.is_some() && !allow_dirty {
+        bail!(
+            "the tree has uncommitted changes: commit them so the pushed tag names a commit, or pass --allow-dirty (the tag becomes {})",
+            tree.tag()
         );
     }
     Ok(())
@@ -765,6 +771,30 @@ fn mb(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tree(dirty: bool) -> TreeState {
+        TreeState {
+            short_sha: "0123456789ab".into(),
+            full_sha: "0123456789ab0123456789ab0123456789ab0123".into(),
+            commit_time: "2026-12-01T20:00:00+00:00".into(),
+            dirty_tree: dirty.then(|| "fedcba9876543210fedcba9876543210fedcba98".into()),
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn a_dirty_tree_is_tagged_by_its_content_and_pushed_only_on_request() {
+        assert_eq!(tree(false).tag(), "0123456789ab");
+        assert_eq!(tree(true).tag(), "0123456789ab-dirty-fedcba987654");
+        assert!(check_push_allowed(&tree(false), true, false).is_ok());
+        assert!(check_push_allowed(&tree(true), false, false).is_ok());
+        assert!(check_push_allowed(&tree(true), true, true).is_ok());
+        let refused = check_push_allowed(&tree(true), true, false).unwrap_err().to_string();
+        assert!(
+            refused.contains("uncommitted changes") && refused.contains("--allow-dirty"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn registries_are_checked_before_anything_is_built() {
