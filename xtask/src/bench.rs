@@ -30,6 +30,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         BenchTarget::Api => api(sh, args),
         BenchTarget::Mcp => mcp(sh, args),
         BenchTarget::Chat => chat(sh, args),
+        BenchTarget::Images => crate::bench_images::run(),
     }
 }
 

@@ -156,4 +156,6 @@ pub enum BenchTarget {
     Mcp,
     /// Chat round trips (backend → agent, offline → MCP → database), on SQLite and on PostgreSQL
     Chat,
+    /// The shipped container images: size, start to ready, idle memory, one-line rebuild
+    Images,
 }

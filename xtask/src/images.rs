@@ -497,7 +497,7 @@ fn chrono_now() -> String {
 /// Compiles the services for the platform (one cargo build for all four, the package set every
 /// build of the project uses) and stages them with the CA bundle in `target/images/`, inside
 /// the build context. Returns the staging folder relative to the workspace.
-fn compile_and_stage(request: &Request) -> anyhow::Result<String> {
+pub fn compile_and_stage(request: &Request) -> anyhow::Result<String> {
     let triple = request.platform.rust_target();
     let cross = request.platform != Platform::of_this_host();
     let (profile_dir, profile_args): (&str, &[&str]) = match request.binaries {

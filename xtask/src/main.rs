@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod bench_images;
 mod browser;
 mod dev;
 mod dev_check;

@@ -68,7 +68,14 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rehearse(stack: &mut Stack, postgres: &str, built: &[images::Image]) -> anyhow::Result<()> {
+/// Starts PostgreSQL and the four services, each as the chart runs it, and waits until each is
+/// ready; returns the token secret they share and how long each service took from `docker run`
+/// to its first 200 on `/readyz`.
+pub fn start_system(
+    stack: &mut Stack,
+    postgres: &str,
+    built: &[images::Image],
+) -> anyhow::Result<(String, Vec<(&'static str, Duration)>)> {
     let password = random_hex(16);
     let secret = random_hex(32);
     stack.network()?;
@@ -111,6 +118,8 @@ fn rehearse(stack: &mut Stack, postgres: &str, built: &[images::Image]) -> anyho
         ("AGENT_URL", format!("http://{}:8002", host("agent"))),
     ]);
     let frontend_env = with(&[("BACKEND_URL", format!("http://{}:8000", host("backend")))]);
+    let mut ready = Vec::new();
+    // In dependency order, each ready before the next starts, so each time is its own.
     for (service, env) in [
         ("mcp", &mcp_env),
         ("agent", &agent_env),
@@ -119,11 +128,16 @@ fn rehearse(stack: &mut Stack, postgres: &str, built: &[images::Image]) -> anyho
     ] {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let port = SERVICES.iter().find(|s| s.name == service).map_or(0, |s| s.port);
+        let started = Instant::now();
         stack.start(service, &image(service)?, Some(port), &env, &[])?;
-    }
-    for service in ["mcp", "agent", "backend", "frontend"] {
         stack.wait_ready(service)?;
+        ready.push((service, started.elapsed()));
     }
+    Ok((secret, ready))
+}
+
+fn rehearse(stack: &mut Stack, postgres: &str, built: &[images::Image]) -> anyhow::Result<()> {
+    let (secret, _) = start_system(stack, postgres, built)?;
     let url = stack.url("frontend")?;
     let others = ["backend", "mcp", "agent"]
         .iter()
@@ -192,7 +206,7 @@ pub fn host(service: &str) -> String {
 }
 
 /// The containers of one rehearsal, removed with their network when dropped.
-struct Stack {
+pub struct Stack {
     docker: Docker,
     run: String,
     started: Vec<String>,
@@ -200,7 +214,7 @@ struct Stack {
 }
 
 impl Stack {
-    fn new(docker: Docker) -> Stack {
+    pub fn new(docker: Docker) -> Stack {
         Stack {
             docker,
             run: format!("todo-rehearsal-{}", random_hex(3)),
@@ -209,7 +223,7 @@ impl Stack {
         }
     }
 
-    fn container(&self, service: &str) -> String {
+    pub fn container(&self, service: &str) -> String {
         format!("{}-{service}", self.run)
     }
 
@@ -269,7 +283,7 @@ impl Stack {
     }
 
     /// `http://127.0.0.1:PORT` where docker published the service's port.
-    fn url(&self, service: &str) -> anyhow::Result<String> {
+    pub fn url(&self, service: &str) -> anyhow::Result<String> {
         let port = SERVICES
             .iter()
             .find(|s| s.name == service)
@@ -321,7 +335,7 @@ impl Stack {
     }
 
     /// `docker stop` (SIGTERM, then SIGKILL after the grace period) and the exit code.
-    fn stop(&self, service: &str) -> anyhow::Result<i64> {
+    pub fn stop(&self, service: &str) -> anyhow::Result<i64> {
         let name = self.container(service);
         self.docker
             .command(["stop", "--time", &GRACE.as_secs().to_string(), &name])
@@ -331,7 +345,7 @@ impl Stack {
             .with_context(|| format!("docker inspect {name}: no exit code"))
     }
 
-    fn print_logs(&self) {
+    pub fn print_logs(&self) {
         for name in &self.started {
             eprintln!("\n--- last lines of {name} ---");
             if let Ok(output) = self.docker.command(["logs", "--tail", "30", name]).output() {
@@ -354,7 +368,7 @@ impl Drop for Stack {
 
 /// The PostgreSQL image, built once per version of its Dockerfile (on the Debian image, made
 /// once).
-fn postgres_image(docker: &Docker) -> anyhow::Result<String> {
+pub fn postgres_image(docker: &Docker) -> anyhow::Result<String> {
     let context = root().join("xtask/rehearsal/postgres");
     let ids = Command::new("git")
         .args(["hash-object", "Dockerfile", "entrypoint.sh"])
