@@ -18,6 +18,8 @@ pub struct Command {
     pub program: String,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Variables whose values are secrets: set on the process, printed as `KEY=…`.
+    secrets: Vec<(String, String)>,
     pub dir: Option<PathBuf>,
 }
 
@@ -27,6 +29,7 @@ impl Command {
             program: program.to_string(),
             args: Vec::new(),
             env: Vec::new(),
+            secrets: Vec::new(),
             dir: None,
         }
     }
@@ -50,6 +53,12 @@ impl Command {
         self
     }
 
+    /// A variable whose value never appears where the command is printed.
+    pub fn secret_env(mut self, key: &str, value: &str) -> Self {
+        self.secrets.push((key.to_string(), value.to_string()));
+        self
+    }
+
     pub fn in_dir(mut self, dir: &std::path::Path) -> Self {
         self.dir = Some(dir.to_path_buf());
         self
@@ -62,7 +71,7 @@ impl Command {
 
     fn expression(&self) -> duct::Expression {
         let mut expression = duct::cmd(&self.program, &self.args).dir(self.dir.clone().unwrap_or_else(root));
-        for (key, value) in &self.env {
+        for (key, value) in self.env.iter().chain(&self.secrets) {
             expression = expression.env(key, value);
         }
         expression
@@ -121,6 +130,7 @@ impl fmt::Display for Command {
             .env
             .iter()
             .map(|(k, v)| format!("{k}={}", quote(v)))
+            .chain(self.secrets.iter().map(|(k, _)| format!("{k}=…")))
             .chain(std::iter::once(quote(&self.program)))
             .chain(self.args.iter().map(|a| quote(a)));
         write!(f, "{}", words.collect::<Vec<_>>().join(" "))
@@ -249,13 +259,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_print_as_a_shell_would_run_them() {
+    fn commands_print_as_a_shell_would_run_them_without_their_secrets() {
         let command = Command::new("docker")
             .args(["build", "--label", "a b", "it's"])
-            .env("DOCKER_HOST", "tcp://192.0.2.1:2376");
+            .env("DOCKER_HOST", "tcp://192.0.2.1:2376")
+            .secret_env("TOKEN", "hunter2");
         assert_eq!(
             command.to_string(),
-            r"DOCKER_HOST=tcp://192.0.2.1:2376 docker build --label 'a b' 'it'\''s'"
+            r"DOCKER_HOST=tcp://192.0.2.1:2376 TOKEN=… docker build --label 'a b' 'it'\''s'"
+        );
+    }
+
+    #[test]
+    fn secret_variables_reach_the_process() {
+        let command = Command::new("sh")
+            .args(["-c", "echo \"$TOKEN\""])
+            .secret_env("TOKEN", "hunter2");
+        assert_eq!(
+            command.read().map(|out| out.trim().to_string()).ok().as_deref(),
+            Some("hunter2")
         );
     }
 

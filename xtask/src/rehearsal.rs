@@ -268,16 +268,17 @@ impl Stack {
         for mount in tmpfs {
             args.extend(["--tmpfs".into(), (*mount).to_string()]);
         }
+        // `--env KEY` alone: docker takes the value from its own environment, so no secret is
+        // on a command line (or in the log line below).
+        let mut command = self.docker.command(Vec::<String>::new());
         for (key, value) in env {
-            args.extend(["--env".into(), format!("{key}={value}")]);
+            args.extend(["--env".into(), (*key).to_string()]);
+            command = command.secret_env(key, value);
         }
         args.push(image.to_string());
-        // The command line carries the secrets: keep it out of the log.
-        eprintln!(
-            "$ docker run … --name {name} --network-alias {} --read-only --cap-drop ALL … {image}",
-            host(service)
-        );
-        self.docker.command(args).read()?;
+        let command = command.args(args);
+        eprintln!("$ {command}");
+        command.read()?;
         self.started.push(name);
         Ok(())
     }
@@ -404,20 +405,17 @@ fn debian_image(docker: &Docker) -> anyhow::Result<()> {
         .args(["--variant=minbase", "bookworm", &rootfs_arg, &mirror])
         .run()
         .context("debootstrap failed (it needs root and the Debian mirror)")?;
-    let import = format!(
-        "tar -C {} -c . | docker import - {DEBIAN_IMAGE}",
-        shell_quote(&rootfs_arg)
-    );
-    Command::new("sh")
-        .args(["-o", "pipefail", "-c", &import])
-        .envs(docker.env())
+    // tar's output straight into `docker import`; duct fails the pipe when either side fails.
+    eprintln!("$ tar -C {rootfs_arg} -c . | docker import - {DEBIAN_IMAGE}");
+    let mut import = duct::cmd("docker", ["import", "-", DEBIAN_IMAGE]).stdout_null();
+    for (key, value) in docker.env() {
+        import = import.env(key, value);
+    }
+    duct::cmd("tar", ["-C", rootfs_arg.as_str(), "-c", "."])
+        .pipe(import)
         .run()
-        .context("importing the Debian image failed")?;
+        .context("importing the Debian image failed (tar of the debootstrapped folder into `docker import`)")?;
     Ok(())
-}
-
-fn shell_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 /// The Debian mirror in this machine's apt sources (deb822 `.sources` or one-line `sources.list`).
