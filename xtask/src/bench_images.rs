@@ -63,20 +63,21 @@ pub fn run() -> anyhow::Result<()> {
     };
     std::thread::sleep(IDLE);
     let mut memory = Vec::new();
-    for (service, _) in &ready {
-        memory.push(idle_memory_mib(&docker, &stack.container(service))?);
+    for r in &ready {
+        memory.push(idle_memory_mib(&docker, &stack.container(r.service))?);
     }
     drop(stack);
 
     println!(
-        "\n{:<10} {:>9} {:>14} {:>16} {:>14}",
-        "image", "size MB", "compressed MB", "start→ready ms", "idle MiB"
+        "\n{:<10} {:>9} {:>14} {:>18} {:>18} {:>10}",
+        "image", "size MB", "compressed MB", "process→ready ms", "docker run→ready", "idle MiB"
     );
     for (service, size, compressed) in &rows {
-        let i = ready.iter().position(|(s, _)| s == service).unwrap_or(0);
+        let i = ready.iter().position(|r| r.service == *service).unwrap_or(0);
         println!(
-            "{service:<10} {size:>9.1} {compressed:>14.1} {:>16.0} {:>14.1}",
-            ready[i].1.as_secs_f64() * 1000.0,
+            "{service:<10} {size:>9.1} {compressed:>14.1} {:>18.0} {:>18.0} {:>10.1}",
+            ready[i].from_process.as_secs_f64() * 1000.0,
+            ready[i].from_run.as_secs_f64() * 1000.0,
             memory[i]
         );
     }
@@ -87,7 +88,7 @@ pub fn run() -> anyhow::Result<()> {
     );
 
     let worst_size = rows.iter().map(|r| r.1).fold(0.0, f64::max);
-    let worst_ready = ready.iter().map(|r| r.1).max().unwrap_or_default();
+    let worst_ready = ready.iter().map(|r| r.from_process).max().unwrap_or_default();
     let worst_memory = memory.iter().copied().fold(0.0, f64::max);
     println!("\ntargets:");
     for (what, met, figure) in [
@@ -97,7 +98,7 @@ pub fn run() -> anyhow::Result<()> {
             format!("largest {worst_size:.1} MB"),
         ),
         (
-            "start → /readyz 200 ≤ 1 s",
+            "process start → /readyz 200 ≤ 1 s",
             worst_ready <= READY_TARGET,
             format!("slowest {:.0} ms", worst_ready.as_secs_f64() * 1000.0),
         ),
@@ -112,7 +113,7 @@ pub fn run() -> anyhow::Result<()> {
             format!("{:.1} s", rebuild.as_secs_f64()),
         ),
     ] {
-        println!("  {:<28} {:<8} {figure}", what, if met { "met" } else { "NOT MET" });
+        println!("  {:<36} {:<8} {figure}", what, if met { "met" } else { "NOT MET" });
     }
     for image in &built {
         let _ = docker.untag(&image.name);
@@ -180,7 +181,7 @@ arm64: the four binaries cross-built in {:.1} s",
     let status = child.wait()?;
     let ready = ready.context("the arm64 todo-mcp under qemu did not become ready within 60 s")?;
     println!(
-        "arm64: todo-mcp ({:.1} MB) ran under qemu-aarch64: /readyz 200 after {:.0} ms, exited {status} on SIGTERM",
+        "arm64: todo-mcp ({:.1} MB) ran under qemu-aarch64: /readyz 200 after {:.0} ms, then SIGTERM: {status}",
         header.len() as f64 / 1e6,
         ready.as_secs_f64() * 1000.0
     );

@@ -511,10 +511,12 @@ pub fn compile_and_stage(request: &Request) -> anyhow::Result<String> {
         (false, false) => &["build"],
     };
     if request.binaries == Binaries::Shipped && !auditable {
-        eprintln!(
-            "# cargo-auditable is not installed{}: the binaries will not list their dependencies for image scanners (cargo install cargo-auditable)",
-            if cross { " for cross builds" } else { "" }
-        );
+        let why = if cross {
+            "cross builds (cargo zigbuild) are not made with cargo-auditable yet"
+        } else {
+            "cargo-auditable is not installed (cargo install cargo-auditable)"
+        };
+        eprintln!("# {why}: the binaries will not list their dependencies for image scanners");
     }
     let cargo = Command::new("cargo")
         .args(subcommand.iter().copied())
