@@ -109,6 +109,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// What a run that had to fail said, after checking that it did fail.
+fn failure(output: &Output) -> String {
+    assert!(!output.status.success(), "it succeeded: {}", stderr(output));
+    stderr(output)
+}
+
 fn json(output: &Output) -> Value {
     assert!(output.status.success(), "xtask failed: {}", stderr(output));
     serde_json::from_slice(&output.stdout)
@@ -262,9 +268,7 @@ fn an_image_minikube_did_not_really_load_is_an_error() {
     fakes
         .set("FAKE_MINIKUBE", "multinode")
         .set("FAKE_MINIKUBE_LOAD_DROPS", "1");
-    let output = fakes.xtask(&["images", "--load", "minikube", "--service", "mcp"]);
-    assert!(!output.status.success());
-    let error = stderr(&output);
+    let error = failure(&fakes.xtask(&["images", "--load", "minikube", "--service", "mcp"]));
     assert!(error.contains("its runtime does not list it"), "{error}");
 }
 
@@ -276,9 +280,7 @@ fn a_stopped_or_missing_minikube_is_one_actionable_line_and_nothing_is_built() {
     ] {
         let mut fakes = Fakes::new();
         fakes.set("FAKE_MINIKUBE", state);
-        let output = fakes.xtask(&["images", "--load", "minikube"]);
-        assert!(!output.status.success());
-        let error = stderr(&output);
+        let error = failure(&fakes.xtask(&["images", "--load", "minikube"]));
         assert!(error.contains(says), "{state}: {error}");
         assert!(
             fakes.calls_of("cargo").is_empty() && fakes.images().is_empty(),
@@ -312,12 +314,10 @@ fn an_arm64_cluster_gets_arm64_images_cross_built_with_zig() {
 fn a_mixed_architecture_cluster_needs_a_platform() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_NODE_ARCH", "amd64 arm64 arm64");
-    let output = fakes.xtask(&["images", "--load", "minikube"]);
-    assert!(!output.status.success());
+    let error = failure(&fakes.xtask(&["images", "--load", "minikube"]));
     assert!(
-        stderr(&output).contains("mix architectures (amd64, arm64): pass --platform"),
-        "{}",
-        stderr(&output)
+        error.contains("mix architectures (amd64, arm64): pass --platform"),
+        "{error}"
     );
 }
 
@@ -325,9 +325,7 @@ fn a_mixed_architecture_cluster_needs_a_platform() {
 fn without_the_fast_path_it_compiles_inside_docker_and_prebuilt_says_why_not() {
     let fakes = Fakes::new();
     fakes.uninstall("musl-gcc");
-    let output = fakes.xtask(&["images", "--prebuilt"]);
-    assert!(!output.status.success());
-    let error = stderr(&output);
+    let error = failure(&fakes.xtask(&["images", "--prebuilt"]));
     assert!(
         error.contains("--prebuilt cannot build x86_64-unknown-linux-musl binaries here: there is no musl C compiler"),
         "{error}"
@@ -349,22 +347,15 @@ fn without_the_fast_path_it_compiles_inside_docker_and_prebuilt_says_why_not() {
 fn compiling_inside_docker_without_buildkit_is_refused_with_the_fix() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_DOCKER_LEGACY", "1");
-    let output = fakes.xtask(&["images", "--in-docker"]);
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("needs BuildKit (the docker buildx plugin)"),
-        "{}",
-        stderr(&output)
-    );
+    let error = failure(&fakes.xtask(&["images", "--in-docker"]));
+    assert!(error.contains("needs BuildKit (the docker buildx plugin)"), "{error}");
 }
 
 #[test]
 fn no_docker_daemon_is_one_actionable_line() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_DOCKER_DOWN", "1");
-    let output = fakes.xtask(&["images"]);
-    assert!(!output.status.success());
-    let error = stderr(&output);
+    let error = failure(&fakes.xtask(&["images"]));
     assert!(
         error.contains("the Docker daemon is not reachable") && error.contains("start it"),
         "{error}"
@@ -376,9 +367,7 @@ fn no_docker_daemon_is_one_actionable_line() {
 fn one_failed_build_leaves_none_of_the_set_tagged() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_DOCKER_FAIL_BUILD", "agent");
-    let output = fakes.xtask(&["images"]);
-    assert!(!output.status.success());
-    let error = stderr(&output);
+    let error = failure(&fakes.xtask(&["images"]));
     assert!(error.contains("the agent image did not build"), "{error}");
     assert!(error.contains("agent image failed; its last lines:"), "{error}");
     assert!(
@@ -392,9 +381,7 @@ fn one_failed_build_leaves_none_of_the_set_tagged() {
 fn a_registry_that_refuses_the_push_leaves_no_registry_tag_behind() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_REGISTRY_REFUSE", "1");
-    let output = fakes.xtask(&["images", "--push", "registry.example.com:5000/team", "--allow-dirty"]);
-    assert!(!output.status.success());
-    let error = stderr(&output);
+    let error = failure(&fakes.xtask(&["images", "--push", "registry.example.com:5000/team", "--allow-dirty"]));
     assert!(
         error.contains("the registry refused registry.example.com:5000/team/todo-backend:"),
         "{error}"
