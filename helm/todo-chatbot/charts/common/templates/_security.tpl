@@ -20,7 +20,7 @@ checkov checks this chart skips on purpose, each with its reason (checkov reads 
 template's annotations).
 */}}
 {{- define "common.checkovSkips" -}}
-checkov.io/skip1: CKV_K8S_15=Images are loaded into Minikube and never re-tagged, so IfNotPresent is right there; set global.image.pullPolicy=Always on a shared cluster
+checkov.io/skip1: CKV_K8S_15=Images are loaded into Minikube and never re-tagged, so IfNotPresent is right there; set global.image.pullPolicy to Always on a shared cluster
 checkov.io/skip2: CKV_K8S_43=Images are referenced by an immutable commit tag that cargo xtask images builds and loads; a digest is unknown until a registry stores the image
 checkov.io/skip3: CKV_K8S_35=The services read credentials from their environment only; the values come from Secrets through secretKeyRef and never appear in a ConfigMap
 {{- end -}}

@@ -43,6 +43,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata:
   name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "common.labels" . | nindent 4 }}
 data:
@@ -56,8 +57,11 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "common.labels" . | nindent 4 }}
+  annotations:
+    {{- include "common.checkovSkips" . | nindent 4 }}
 spec:
   {{- /* The autoscaler owns the replica count when it is on: a `replicas` field here would
   reset it on every upgrade. */}}
@@ -87,7 +91,6 @@ spec:
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ .Values.port | quote }}
         prometheus.io/path: /metrics
-        {{- include "common.checkovSkips" . | nindent 8 }}
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -160,6 +163,7 @@ apiVersion: v1
 kind: Service
 metadata:
   name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "common.labels" . | nindent 4 }}
 spec:
@@ -181,6 +185,7 @@ apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "common.labels" . | nindent 4 }}
 # The services never call the Kubernetes API.
@@ -193,6 +198,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "common.labels" . | nindent 4 }}
 spec:
@@ -211,6 +217,7 @@ apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
   name: {{ include "common.fullname" . }}
+  namespace: {{ .Release.Namespace | quote }}
   labels:
     {{- include "common.labels" . | nindent 4 }}
 spec:
@@ -242,6 +249,7 @@ apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
   name: {{ include "common.fullname" $root }}
+  namespace: {{ $root.Release.Namespace | quote }}
   labels:
     {{- include "common.labels" $root | nindent 4 }}
 spec:
