@@ -60,6 +60,7 @@ pub fn run() -> anyhow::Result<()> {
         crate::verify::run(&VerifyArgs {
             url: url.clone(),
             service: Vec::new(),
+            mcp: None,
             json: false,
         })?;
         crate::browser::run(&url)

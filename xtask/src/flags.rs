@@ -25,7 +25,7 @@ pub enum Command {
 
 #[derive(Args)]
 pub struct ImagesArgs {
-    /// Only this service (repeatable; default: all four)
+    /// Only this image (repeatable; default: the four services and the smoke test)
     #[arg(long = "service", value_name = "S", value_enum)]
     pub services: Vec<ServiceName>,
     /// Build the binaries on this host (cargo, static musl) and copy them into the image: the
@@ -66,6 +66,8 @@ pub enum ServiceName {
     Mcp,
     Agent,
     Frontend,
+    /// The smoke suite `helm test` runs in the cluster
+    Smoke,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -90,6 +92,9 @@ pub struct VerifyArgs {
     /// Also probe /healthz and /readyz of another service, as NAME=URL (repeatable)
     #[arg(long, value_name = "NAME=URL")]
     pub service: Vec<String>,
+    /// Also list the MCP server's tools at this endpoint (http://HOST:8001/mcp) with the user's token
+    #[arg(long, value_name = "URL")]
+    pub mcp: Option<String>,
     /// Print the results as JSON
     #[arg(long)]
     pub json: bool,
@@ -103,9 +108,12 @@ pub struct TestArgs {
     /// Only run the suites over whole processes (MCP conformance, MCP Inspector, `dev` + verify)
     #[arg(long, conflicts_with = "filter")]
     pub clients_only: bool,
-    /// Only run the container rehearsal (the images and PostgreSQL in Docker, as the chart runs them)
+    /// Only run the container rehearsal (the images and PostgreSQL in Docker, as the chart renders them)
     #[arg(long, conflicts_with_all = ["filter", "clients_only"])]
     pub containers_only: bool,
+    /// Only run the chart checks (helm lint and template with Helm 3 and 4, kubernetes-validate, checkov)
+    #[arg(long, conflicts_with_all = ["filter", "clients_only", "containers_only"])]
+    pub chart_only: bool,
     /// Only run tests whose name contains this (skips the suites over whole processes)
     pub filter: Option<String>,
 }

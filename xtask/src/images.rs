@@ -22,33 +22,39 @@ use crate::tools::git::TreeState;
 use crate::tools::kubectl;
 use crate::tools::minikube::{self, DockerEnv, Minikube};
 
-/// A service as its image knows it.
+/// A program as its image knows it: the four services, and the smoke test `helm test` runs.
 pub struct Service {
     pub name: &'static str,
     pub binary: &'static str,
-    pub port: u16,
+    /// The port it serves; `None` for a client (the smoke test).
+    pub port: Option<u16>,
 }
 
-pub const SERVICES: [Service; 4] = [
+pub const SERVICES: [Service; 5] = [
     Service {
         name: "backend",
         binary: "todo-backend",
-        port: 8000,
+        port: Some(8000),
     },
     Service {
         name: "mcp",
         binary: "todo-mcp",
-        port: 8001,
+        port: Some(8001),
     },
     Service {
         name: "agent",
         binary: "todo-agent",
-        port: 8002,
+        port: Some(8002),
     },
     Service {
         name: "frontend",
         binary: "todo-frontend",
-        port: 3000,
+        port: Some(3000),
+    },
+    Service {
+        name: "smoke",
+        binary: "todo-smoke",
+        port: None,
     },
 ];
 
@@ -59,6 +65,7 @@ impl ServiceName {
             ServiceName::Mcp => "mcp",
             ServiceName::Agent => "agent",
             ServiceName::Frontend => "frontend",
+            ServiceName::Smoke => "smoke",
         };
         SERVICES.iter().find(|s| s.name == name).unwrap_or(&SERVICES[0])
     }
@@ -470,7 +477,10 @@ fn docker_build(
     };
     if let Some(service) = service {
         build_arg("SERVICE", service.name);
-        build_arg("PORT", &service.port.to_string());
+        match service.port {
+            Some(port) => build_arg("PORT", &port.to_string()),
+            None => build_arg("KIND", "client"),
+        }
         build_arg("VERSION", env!("CARGO_PKG_VERSION"));
         build_arg("REVISION", &tree.full_sha);
         build_arg("CREATED", &created);
@@ -494,7 +504,7 @@ fn chrono_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Compiles the services for the platform (one cargo build for all four, the package set every
+/// Compiles the services for the platform (one cargo build for all of them, the package set every
 /// build of the project uses) and stages them with the CA bundle in `target/images/`, inside
 /// the build context. Returns the staging folder relative to the workspace.
 pub fn compile_and_stage(request: &Request) -> anyhow::Result<String> {

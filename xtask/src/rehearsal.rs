@@ -1,10 +1,10 @@
-//! The container rehearsal in `cargo xtask test`: the four images, built by the fast path from
-//! the binaries the tests just built, and PostgreSQL run on a private Docker network the way the
-//! Helm chart runs them: read-only root filesystem, every capability dropped, no new privileges,
-//! the images' non-root user, and each service reached by the name of its chart Service. Then
-//! the `verify` smoke suite runs against the frontend's published port, the backend container
-//! is stopped and started again and must still serve the tasks it stored, and every container
-//! must stop on `docker stop` with exit code 0 within the grace period.
+//! The container rehearsal in `cargo xtask test`: the images, built by the fast path from the
+//! binaries the tests just built, run as the Helm chart renders them (`chart::rehearsal`: every
+//! workload's pod spec turned into `docker run`, waited on by its own probes, then the smoke
+//! suite, the `helm test` pod, a backend restart that keeps its tasks, and exit 0 on SIGTERM
+//! everywhere); then four deliberate breaks of the rendered chart must each fail it.
+//! `start_system` also starts the stack by hand, one service after the other, for the image
+//! benchmark's start-up times.
 //!
 //! No image can be pulled where this runs, so PostgreSQL comes from Debian's packages on a
 //! Debian image made with debootstrap; both are kept between runs.
@@ -13,10 +13,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use serde_json::json;
 
+use crate::chart::{self, manifests::Manifests};
 use crate::exec::Command;
-use crate::flags::{Platform, VerifyArgs};
+use crate::flags::Platform;
 use crate::images::{self, Binaries, Request, Route, SERVICES, Service};
 use crate::project::{random_hex, root, skip_or_fail};
 use crate::tools::docker::Docker;
@@ -52,18 +52,57 @@ pub fn run() -> anyhow::Result<()> {
         dry_run: false,
     };
     let built = images::build(&request)?;
-    let mut stack = Stack::new(docker.clone());
-    let outcome = rehearse(&mut stack, &postgres, &built);
-    if outcome.is_err() {
-        stack.print_logs();
-    }
-    drop(stack);
+    let outcome = rehearse_chart(&docker, &postgres, &built);
     for image in &built {
         let _ = docker.untag(&image.name);
     }
-    outcome?;
+    outcome
+}
+
+/// The chart, rendered for the images just built (and the local PostgreSQL), run in Docker as a
+/// cluster would run it; then each of four breaks must make the rehearsal fail, naming the
+/// manifest; and a Secret the release reads but does not render must be caught before anything
+/// starts.
+fn rehearse_chart(docker: &Docker, postgres: &str, built: &[images::Image]) -> anyhow::Result<()> {
+    let Some(helm) = crate::helm_tools::ensure()?.into_iter().max_by_key(|h| h.major()) else {
+        return skip_or_fail("the chart rehearsal", "no helm binary could be found or fetched");
+    };
+    let tag = built
+        .first()
+        .and_then(|i| i.name.rsplit_once(':'))
+        .map(|(_, tag)| tag.to_string())
+        .context("no image was built")?;
+    let (postgres_repository, postgres_tag) = postgres.rsplit_once(':').context("the PostgreSQL image has no tag")?;
+    let sets = [
+        format!("global.image.tag={tag}"),
+        "global.image.pullPolicy=Never".to_string(),
+        format!("postgresql.image.repository={postgres_repository}"),
+        format!("postgresql.image.tag={postgres_tag}"),
+    ];
+    let chart = chart::chart_dir();
+    let yaml = helm.render(&chart, chart::RELEASE, chart::NAMESPACE, &[], &sets)?;
+    let manifests = Manifests::parse(&yaml)?;
+    chart::rehearsal::rehearse(docker, &manifests, chart::NAMESPACE)?;
     println!(
-        "container rehearsal: verify passed, the backend kept its tasks across a restart, every container stopped with exit 0"
+        "chart rehearsal: every workload ready by its own probes, verify and the helm test pod passed, every container stopped with exit 0"
+    );
+
+    for (what, broken, names) in chart::rehearsal::broken_variants(&manifests) {
+        chart::rehearsal::expect_failure(docker, what, &broken, chart::NAMESPACE, names)?;
+    }
+    let external = chart.join("ci/external-database-values.yaml");
+    let yaml = helm.render(&chart, chart::RELEASE, chart::NAMESPACE, &[external], &sets)?;
+    let missing = chart::rehearsal::plan(&Manifests::parse(&yaml)?, chart::NAMESPACE)
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+    ensure!(
+        missing.contains("Secret todo-"),
+        "a release whose Secrets are the user's (not rendered) was not refused before starting: {missing:?}"
+    );
+    println!(
+        "refused before anything started: {}",
+        missing.lines().next().unwrap_or("")
     );
     Ok(())
 }
@@ -130,9 +169,9 @@ pub fn start_system(
         ("frontend", &frontend_env),
     ] {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let port = SERVICES.iter().find(|s| s.name == service).map_or(0, |s| s.port);
+        let port = SERVICES.iter().find(|s| s.name == service).and_then(|s| s.port);
         let started = Instant::now();
-        stack.start(service, &image(service)?, Some(port), &env, &[])?;
+        stack.start(service, &image(service)?, port, &env, &[])?;
         stack.wait_ready(service)?;
         let ready_at = chrono::Utc::now();
         let from_run = started.elapsed();
@@ -150,70 +189,6 @@ pub fn start_system(
         });
     }
     Ok((secret, ready))
-}
-
-fn rehearse(stack: &mut Stack, postgres: &str, built: &[images::Image]) -> anyhow::Result<()> {
-    let (secret, _) = start_system(stack, postgres, built)?;
-    let url = stack.url("frontend")?;
-    let others = ["backend", "mcp", "agent"]
-        .iter()
-        .map(|s| Ok(format!("{s}={}", stack.url(s)?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    // verify signs tokens it expects to be refused with the deployment's secret, if it has it.
-    crate::verify::run_with_secret(
-        &VerifyArgs {
-            url: url.clone(),
-            service: others,
-            json: false,
-        },
-        Some(&secret),
-    )?;
-
-    // Tasks stored before a restart of the backend are there after it.
-    let (token, user) = crate::api::sign_up(&url, "rehearsal")?;
-    let client = crate::api::Client::new();
-    let titles = ["rehearse buy milk", "rehearse call mom"];
-    for title in titles {
-        client.post(
-            &format!("{url}/api/{user}/tasks"),
-            Some(&token),
-            &json!({"title": title}),
-        )?;
-    }
-    let code = stack.stop("backend")?;
-    ensure!(
-        code == 0,
-        "the backend exited with {code} on docker stop (SIGTERM), expected 0"
-    );
-    stack.docker.command(["start", &stack.container("backend")]).read()?;
-    stack.wait_ready("backend")?;
-    let backend_url = stack.url("backend")?;
-    let listed = crate::api::get_json(&format!("{backend_url}/api/{user}/tasks"), &token)?;
-    for title in titles {
-        ensure!(
-            listed
-                .as_array()
-                .is_some_and(|tasks| tasks.iter().any(|t| t["title"] == title)),
-            "after the backend's restart its tasks are {listed}, without {title:?}"
-        );
-    }
-    println!("the backend restarted and still lists the tasks it stored");
-
-    for service in ["frontend", "backend", "agent", "mcp", "postgresql"] {
-        let started = Instant::now();
-        let code = stack.stop(service)?;
-        let took = started.elapsed();
-        ensure!(code == 0, "{service} exited with {code} on docker stop, expected 0");
-        ensure!(
-            took < GRACE,
-            "{service} took {took:?} to stop, past the {GRACE:?} grace period"
-        );
-        println!(
-            "{service}: stopped with exit 0 in {:.0} ms",
-            took.as_secs_f64() * 1000.0
-        );
-    }
-    Ok(())
 }
 
 /// How soon a service answered `/readyz` 200: from `docker run` (container creation, network,
@@ -312,8 +287,8 @@ impl Stack {
         let port = SERVICES
             .iter()
             .find(|s| s.name == service)
-            .map(|s: &Service| s.port)
-            .with_context(|| format!("no service {service}"))?;
+            .and_then(|s: &Service| s.port)
+            .with_context(|| format!("no service {service} with a port"))?;
         let published = self
             .docker
             .command(["port", &self.container(service), &format!("{port}/tcp")])
@@ -379,17 +354,6 @@ impl Stack {
             .command(["inspect", "--format", "{{json .State}}", &self.container(service)])
             .read()?;
         serde_json::from_str(text.trim()).context("docker inspect: not JSON")
-    }
-
-    /// `docker stop` (SIGTERM, then SIGKILL after the grace period) and the exit code.
-    pub fn stop(&self, service: &str) -> anyhow::Result<i64> {
-        let name = self.container(service);
-        self.docker
-            .command(["stop", "--time", &GRACE.as_secs().to_string(), &name])
-            .read()?;
-        self.state(service)?["ExitCode"]
-            .as_i64()
-            .with_context(|| format!("docker inspect {name}: no exit code"))
     }
 
     pub fn print_logs(&self) {

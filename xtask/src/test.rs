@@ -13,11 +13,15 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     if args.containers_only {
         return crate::rehearsal::run();
     }
+    if args.chart_only {
+        return crate::chart::run();
+    }
     if !args.no_lint {
         lint(sh)?;
     }
     if args.filter.is_none() {
         crate::static_checks::run()?;
+        crate::chart::run()?;
     }
     let filter = args.filter.as_slice();
     // The same package set as `build_services`, so the process suites reuse these binaries; xtask

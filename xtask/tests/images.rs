@@ -132,7 +132,7 @@ fn head_sha() -> String {
 }
 
 #[test]
-fn builds_the_four_images_in_parallel_on_the_fast_path_tagged_with_the_commit() {
+fn builds_the_five_images_in_parallel_on_the_fast_path_tagged_with_the_commit() {
     let fakes = Fakes::new();
     let report = json(&fakes.xtask(&["images", "--json"]));
     let tag = report["tag"].as_str().unwrap();
@@ -147,12 +147,12 @@ fn builds_the_four_images_in_parallel_on_the_fast_path_tagged_with_the_commit() 
         .collect();
     assert_eq!(
         images,
-        ["backend", "mcp", "agent", "frontend"].map(|s| format!("todo-{s}:{tag}"))
+        ["backend", "mcp", "agent", "frontend", "smoke"].map(|s| format!("todo-{s}:{tag}"))
     );
     assert_eq!(report["images"][0]["size_bytes"], 9_876_543);
     assert!(report["images"][0]["compressed_bytes"].as_u64().unwrap() < 200_000);
 
-    // One cargo build for the four, for musl, in the shipped profile; then one docker build each.
+    // One cargo build for all, for musl, in the shipped profile; then one docker build each.
     let cargo = fakes.calls_of("cargo");
     assert_eq!(cargo.len(), 1, "{cargo:?}");
     assert!(
@@ -163,8 +163,8 @@ fn builds_the_four_images_in_parallel_on_the_fast_path_tagged_with_the_commit() 
         cargo[0]
     );
     let builds = fakes.calls_of("docker DOCKER_HOST= build ");
-    assert_eq!(builds.len(), 4, "{builds:?}");
-    for service in ["backend", "mcp", "agent", "frontend"] {
+    assert_eq!(builds.len(), 5, "{builds:?}");
+    for service in ["backend", "mcp", "agent", "frontend", "smoke"] {
         let build = builds
             .iter()
             .find(|b| b.contains(&format!("SERVICE={service} ")))
@@ -177,6 +177,13 @@ fn builds_the_four_images_in_parallel_on_the_fast_path_tagged_with_the_commit() 
         ] {
             assert!(build.contains(part), "{build} lacks {part}");
         }
+        // The services expose their port; the smoke test is a client and exposes none.
+        let kind = if service == "smoke" {
+            "--build-arg KIND=client"
+        } else {
+            "--build-arg PORT="
+        };
+        assert!(build.contains(kind), "{build} lacks {kind}");
     }
     // The binaries and the CA bundle were staged inside the build context.
     let staged = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/images/{HOST_TARGET}/image"));
@@ -242,7 +249,7 @@ fn loading_into_minikube_builds_with_its_docker_daemon_on_the_child_processes_on
     // The platform was asked of the cluster (its kubectl context is the profile's name).
     assert!(fakes.calls_of("kubectl")[0].contains("--context=dev get nodes"));
     let builds = fakes.calls_of("docker DOCKER_HOST=tcp://192.168.49.2:2376 build ");
-    assert_eq!(builds.len(), 4, "{:?}", fakes.calls());
+    assert_eq!(builds.len(), 5, "{:?}", fakes.calls());
     // Built straight into minikube's runtime: nothing to load afterwards.
     assert!(!fakes.calls().iter().any(|c| c.contains("image load")));
 }
@@ -389,7 +396,7 @@ fn a_registry_that_refuses_the_push_leaves_no_registry_tag_behind() {
     assert!(error.contains("requested access to the resource is denied"), "{error}");
     assert!(error.contains("docker login registry.example.com:5000"), "{error}");
     let left = fakes.images();
-    assert_eq!(left.len(), 4, "the local images stay, the registry names go: {left:?}");
+    assert_eq!(left.len(), 5, "the local images stay, the registry names go: {left:?}");
     assert!(left.iter().all(|i| !i.starts_with("registry")), "{left:?}");
 }
 

@@ -26,12 +26,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | trunc 63 }}
 {{/*
 Fails the render when a Secret the release reads does not exist, before any pod could start and
 wait on it. `lookup` answers only when Helm talks to a cluster (install, upgrade, --dry-run=server);
-under `helm template` it answers nothing, and the check is left to the cluster.
+under `helm template` it answers nothing, and the check is left to the cluster. Whether Helm is
+talking to one is told by kube-root-ca.crt, a ConfigMap Kubernetes puts in every namespace (a
+namespaced read: it needs no cluster-wide permission).
 (dict "root" $ "name" <secret> "key" <key> "value" <the value that names it>)
 */}}
 {{- define "todo-chatbot.requireSecret" -}}
 {{- $root := .root -}}
-{{- if lookup "v1" "Namespace" "" $root.Release.Namespace -}}
+{{- if lookup "v1" "ConfigMap" $root.Release.Namespace "kube-root-ca.crt" -}}
 {{- $secret := lookup "v1" "Secret" $root.Release.Namespace .name -}}
 {{- if not $secret -}}
 {{- fail (printf "%s names the Secret %q, which does not exist in namespace %s: create it (kubectl -n %s create secret generic %s --from-literal=%s=...) or unset %s" .value .name $root.Release.Namespace $root.Release.Namespace .name .key .value) -}}

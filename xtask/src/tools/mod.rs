@@ -3,5 +3,6 @@
 
 pub mod docker;
 pub mod git;
+pub mod helm;
 pub mod kubectl;
 pub mod minikube;
