@@ -39,7 +39,7 @@ pub fn run() -> anyhow::Result<()> {
         })
     };
     let started = Instant::now();
-    let built = images::build(&request(SERVICES.iter().collect())?)?;
+    let built = images::build(&request(images::servers())?)?;
     println!(
         "\nbuilt the four images in {:.1} s (cargo and docker)",
         started.elapsed().as_secs_f64()
@@ -131,7 +131,7 @@ arm64: skipped (needs the aarch64-unknown-linux-musl target, cargo-zigbuild, zig
         );
         return Ok(());
     }
-    let mut arm = request(SERVICES.iter().collect())?;
+    let mut arm = request(images::servers())?;
     arm.platform = Platform::Arm64;
     let started = Instant::now();
     let staged = images::compile_and_stage(&arm)?;

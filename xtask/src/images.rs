@@ -58,6 +58,11 @@ pub const SERVICES: [Service; 5] = [
     },
 ];
 
+/// The four services (the images that serve a port), without the smoke test.
+pub fn servers() -> Vec<&'static Service> {
+    SERVICES.iter().filter(|s| s.port.is_some()).collect()
+}
+
 impl ServiceName {
     pub fn service(self) -> &'static Service {
         let name = match self {

@@ -73,6 +73,7 @@ pub fn run() -> anyhow::Result<()> {
     };
     check_versions()?;
     for helm in &helms {
+        dependencies(helm)?;
         lint(helm)?;
         for (what, files) in renderings() {
             let yaml = helm.render(&chart_dir(), RELEASE, NAMESPACE, &files, &[])?;
@@ -139,6 +140,25 @@ fn check_versions() -> anyhow::Result<()> {
             chart["appVersion"]
         );
     }
+    Ok(())
+}
+
+/// `helm dependency build` (what `cargo xtask deploy` runs) finds every subchart in `charts/` and
+/// `Chart.lock` in step with `Chart.yaml`, and changes no file: a rewritten lock would make the
+/// work tree dirty, and the images' tag with it.
+fn dependencies(helm: &Helm) -> anyhow::Result<()> {
+    let chart = chart_dir();
+    let lock = chart.join("Chart.lock");
+    let before = fs::read(&lock)
+        .context("helm/todo-chatbot/Chart.lock is missing: run helm dependency update helm/todo-chatbot")?;
+    helm.command(["dependency", "build", &chart.to_string_lossy()])
+        .read()
+        .with_context(|| format!("helm {} dependency build failed (after editing the dependencies in Chart.yaml, run helm dependency update)", helm.version))?;
+    ensure!(
+        fs::read(&lock)? == before,
+        "helm {} dependency build rewrote Chart.lock: commit the lock helm dependency update writes",
+        helm.version
+    );
     Ok(())
 }
 
