@@ -21,6 +21,18 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Build the services' container images (tagged with the git commit), load or push them
     Images(ImagesArgs),
+    /// Check this machine before a deploy: tools, Docker, CPUs, memory, disk, Minikube, context
+    Doctor(DoctorArgs),
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// The Minikube profile (and kube context) to check
+    #[arg(long, short = 'p', default_value = "minikube")]
+    pub profile: String,
+    /// Print the findings as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -7,6 +7,7 @@ mod browser;
 mod chart;
 mod dev;
 mod dev_check;
+mod doctor;
 mod exec;
 mod flags;
 mod helm_tools;
@@ -35,5 +36,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Bench(args) => bench::run(&sh, &args),
         flags::Command::Verify(args) => verify::run(&args),
         flags::Command::Images(args) => images::run(&args),
+        flags::Command::Doctor(args) => doctor::run(&args),
     }
 }

@@ -2,124 +2,13 @@
 //! rustc on a PATH of their own (`tests/fakes/`, answering in the real tools' formats and exit
 //! codes). The real image builds run in the container rehearsal of `cargo xtask test`.
 
+mod common;
+
 use std::fs;
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::path::Path;
+use std::process::Command;
 
-use serde_json::Value;
-
-/// The runs stage their fake binaries in the workspace's target/images/: one at a time.
-static STAGING: Mutex<()> = Mutex::new(());
-
-const HOST_TARGET: &str = "x86_64-unknown-linux-musl";
-const ARM_TARGET: &str = "aarch64-unknown-linux-musl";
-
-struct Fakes {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Fakes {
-    /// Fake docker, minikube, kubectl, cargo and rustc; the musl targets installed; musl-gcc
-    /// and cargo-zigbuild present.
-    fn new() -> Fakes {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        fs::create_dir_all(&bin).unwrap();
-        let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
-        for tool in ["docker", "minikube", "kubectl", "cargo", "rustc"] {
-            fs::copy(fakes.join(tool), bin.join(tool)).unwrap();
-        }
-        // What the fakes themselves run, and git for the tag: the real ones, and nothing else.
-        for tool in ["sh", "git", "cat", "head", "tr", "mkdir", "touch", "rm"] {
-            let real = which::which(tool).unwrap_or_else(|_| panic!("{tool} is needed by the fakes"));
-            symlink(real, bin.join(tool)).unwrap();
-        }
-        let mut fakes = Fakes { dir, env: Vec::new() };
-        fakes.install("musl-gcc");
-        fakes.install("cargo-zigbuild");
-        fakes.set("FAKE_RUST_TARGETS", &format!("{HOST_TARGET} {ARM_TARGET}"));
-        fakes
-    }
-
-    fn install(&self, tool: &str) {
-        let path = self.dir.path().join("bin").join(tool);
-        fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
-        use std::os::unix::fs::PermissionsExt as _;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-
-    fn uninstall(&self, tool: &str) {
-        fs::remove_file(self.dir.path().join("bin").join(tool)).unwrap();
-    }
-
-    fn set(&mut self, key: &str, value: &str) -> &mut Fakes {
-        self.env.push((key.to_string(), value.to_string()));
-        self
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn xtask(&self, args: &[&str]) -> Output {
-        let _one_at_a_time = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-        fs::create_dir_all(self.state()).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(args)
-            .env("PATH", self.dir.path().join("bin"))
-            .env("FAKE_STATE", self.state())
-            .env("CARGO_TARGET_DIR", self.dir.path().join("target"))
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap()
-    }
-
-    /// Every call the fakes got, one line each: `docker DOCKER_HOST=… build …`.
-    fn calls(&self) -> Vec<String> {
-        fs::read_to_string(self.state().join("calls.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    fn calls_of(&self, what: &str) -> Vec<String> {
-        self.calls().into_iter().filter(|c| c.starts_with(what)).collect()
-    }
-
-    /// The image names the fake docker holds.
-    fn images(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.state().join("images"))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
-    }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// What a run that had to fail said, after checking that it did fail.
-fn failure(output: &Output) -> String {
-    assert!(!output.status.success(), "it succeeded: {}", stderr(output));
-    stderr(output)
-}
-
-fn json(output: &Output) -> Value {
-    assert!(output.status.success(), "xtask failed: {}", stderr(output));
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
-}
+use common::*;
 
 /// The tag the tree in this checkout gets.
 fn head_sha() -> String {

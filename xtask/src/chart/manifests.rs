@@ -114,6 +114,21 @@ impl Manifests {
             self.check_service(service, &mut problems);
         }
         self.check_urls(&mut problems);
+        // An autoscaler owns the replica count: a `replicas` field would reset it on every upgrade.
+        for hpa in self.of_kind("HorizontalPodAutoscaler") {
+            let target = &hpa["spec"]["scaleTargetRef"];
+            if let Some(workload) = target["kind"]
+                .as_str()
+                .zip(target["name"].as_str())
+                .and_then(|(k, n)| self.get(k, n))
+            {
+                if !workload["spec"]["replicas"].is_null() {
+                    problems.push(format!("{}: sets replicas, which {} owns", id(workload), id(hpa)));
+                }
+            } else {
+                problems.push(format!("{}: scales {target}, which the chart does not render", id(hpa)));
+            }
+        }
         for config in self.of_kind("ConfigMap") {
             for (key, value) in config["data"].as_object().into_iter().flatten() {
                 if CREDENTIALS.contains(&key.as_str()) || value.as_str().is_some_and(has_password) {
@@ -382,6 +397,42 @@ spec:
             readOnlyRootFilesystem: true
             capabilities: {drop: [ALL]}
 "#;
+
+    const AUTOSCALER: &str = "
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: rel-backend}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: rel-backend}
+";
+
+    #[test]
+    fn an_autoscaled_deployment_leaves_the_replica_count_to_its_autoscaler() {
+        let scaled = format!("{GOOD}{AUTOSCALER}");
+        assert_eq!(problems(&scaled), Vec::<String>::new());
+        let pinned = scaled.replacen("spec:\n  template:", "spec:\n  replicas: 3\n  template:", 1);
+        assert!(pinned.contains("replicas: 3"));
+        let found = problems(&pinned);
+        assert!(
+            found
+                .iter()
+                .any(|p| p
+                    .contains("Deployment/rel-backend: sets replicas, which HorizontalPodAutoscaler/rel-backend owns")),
+            "{found:?}"
+        );
+        let orphan = problems(&scaled.replace(
+            "kind: Deployment, name: rel-backend}",
+            "kind: Deployment, name: rel-api}",
+        ));
+        assert!(
+            orphan
+                .iter()
+                .any(|p| p.contains("HorizontalPodAutoscaler/rel-backend: scales")
+                    && p.contains("which the chart does not render")),
+            "{orphan:?}"
+        );
+    }
 
     fn problems(yaml: &str) -> Vec<String> {
         Manifests::parse(yaml).unwrap().problems()

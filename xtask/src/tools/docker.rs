@@ -56,6 +56,29 @@ impl Docker {
         Ok(info.stdout.trim().to_string())
     }
 
+    /// The CLI's version ("28.2.2").
+    pub fn client_version(&self) -> anyhow::Result<String> {
+        Ok(self
+            .command(["version", "--format", "{{.Client.Version}}"])
+            .read()?
+            .trim()
+            .to_string())
+    }
+
+    /// The daemon's version and where it keeps images and containers, or why it cannot be reached.
+    pub fn daemon(&self) -> anyhow::Result<(String, String)> {
+        let info = self
+            .command(["info", "--format", "{{.ServerVersion}} {{.DockerRootDir}}"])
+            .output()?;
+        let answer = info.stdout.trim();
+        match answer.split_once(' ') {
+            Some((version, root)) if info.success() && !version.is_empty() => {
+                Ok((version.to_string(), root.to_string()))
+            }
+            _ => bail!("{}", info.last_error_line()),
+        }
+    }
+
     /// BuildKit when this docker can use it, else the legacy builder.
     pub fn builder(&self) -> Builder {
         let buildx = self.command(["buildx", "version"]).output();

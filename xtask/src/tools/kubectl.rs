@@ -1,6 +1,6 @@
-//! kubectl: what the cluster's nodes are.
+//! kubectl: its version, the current context, and what the cluster's nodes are.
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::exec::Command;
 
@@ -36,4 +36,25 @@ pub fn node_architecture(context: Option<&str>) -> anyhow::Result<String> {
             many.join(", ")
         ),
     }
+}
+
+/// `kubectl version --client -o json`: the client's `gitVersion` ("v1.35.2").
+pub fn client_version() -> anyhow::Result<String> {
+    let text = Command::new("kubectl")
+        .args(["version", "--client", "-o", "json"])
+        .read()?;
+    let parsed: serde_json::Value = serde_json::from_str(&text).context("`kubectl version -o json` printed no JSON")?;
+    parsed["clientVersion"]["gitVersion"]
+        .as_str()
+        .map(str::to_string)
+        .context("`kubectl version -o json` has no clientVersion.gitVersion")
+}
+
+/// The kubeconfig's current context; `None` when none is set.
+pub fn current_context() -> anyhow::Result<Option<String>> {
+    let output = Command::new("kubectl").args(["config", "current-context"]).output()?;
+    Ok(output
+        .success()
+        .then(|| output.stdout.trim().to_string())
+        .filter(|c| !c.is_empty()))
 }

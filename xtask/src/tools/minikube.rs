@@ -1,4 +1,5 @@
-//! minikube: its Docker daemon's variables, and loading images into the cluster's runtime.
+//! minikube: its version, the cluster's state and addons, its Docker daemon's variables, and
+//! loading images into the cluster's runtime.
 //!
 //! Formats and exit codes as minikube documents them: `docker-env --shell none -o json` prints
 //! one JSON object; exit 81 means several nodes (no single daemon to build into), 14 a runtime
@@ -6,9 +7,35 @@
 //! `image load` exits 0 even when a node did not get the image, so every load is confirmed with
 //! `image ls`.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, bail};
+use serde_json::Value;
 
 use crate::exec::Command;
+
+/// The cluster's state as `minikube status -o json` reports it (exit code bitmask: 1 host, 2
+/// kubelet or API server, 4 kubeconfig not running; 85 no such profile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterState {
+    Running,
+    /// The kubelet is stopped and the API server paused (`minikube pause`).
+    Paused,
+    Stopped,
+    /// No cluster of this profile exists yet.
+    Missing,
+    /// Something else (a host running without its API server, say), as minikube put it.
+    Degraded(String),
+}
+
+/// `minikube version --short`: "v1.38.1".
+pub fn version() -> anyhow::Result<String> {
+    Ok(Command::new("minikube")
+        .args(["version", "--short"])
+        .read()?
+        .trim()
+        .to_string())
+}
 
 pub struct Minikube {
     pub profile: String,
@@ -39,6 +66,36 @@ impl Minikube {
         Command::new("minikube")
             .args(["-p".to_string(), self.profile.clone()])
             .args(args)
+    }
+
+    pub fn status_command(&self) -> Command {
+        self.command(["status", "-o", "json"])
+    }
+
+    pub fn status(&self) -> anyhow::Result<ClusterState> {
+        let output = self.status_command().output()?;
+        if output.code == Some(85) {
+            return Ok(ClusterState::Missing);
+        }
+        parse_status(&output.stdout, output.code).with_context(|| {
+            format!(
+                "`{}` answered {}: {}",
+                self.status_command(),
+                output.exit(),
+                output.last_error_line()
+            )
+        })
+    }
+
+    /// `addons list -o json`: each addon and whether it is enabled.
+    pub fn addons(&self) -> anyhow::Result<BTreeMap<String, bool>> {
+        let text = self.command(["addons", "list", "-o", "json"]).read()?;
+        let listed: serde_json::Map<String, Value> =
+            serde_json::from_str(text.trim()).context("`minikube addons list -o json` printed no JSON object")?;
+        Ok(listed
+            .into_iter()
+            .map(|(name, addon)| (name, addon["Status"] == "enabled"))
+            .collect())
     }
 
     pub fn docker_env_command(&self) -> Command {
@@ -100,6 +157,25 @@ impl Minikube {
     }
 }
 
+/// The state in `status -o json` output: one object, or an array (one per node; the first is the
+/// control plane).
+pub fn parse_status(stdout: &str, code: Option<i32>) -> anyhow::Result<ClusterState> {
+    let parsed: Value = serde_json::from_str(stdout.trim()).context("no JSON status")?;
+    let node = match &parsed {
+        Value::Array(nodes) => nodes.first().cloned().context("no node in the status")?,
+        one => one.clone(),
+    };
+    let field = |key: &str| node[key].as_str().unwrap_or("").to_string();
+    let (host, kubelet, api) = (field("Host"), field("Kubelet"), field("APIServer"));
+    Ok(match (host.as_str(), api.as_str()) {
+        ("Running", "Running") if code == Some(0) || kubelet == "Running" => ClusterState::Running,
+        (_, "Paused") => ClusterState::Paused,
+        ("Stopped", _) => ClusterState::Stopped,
+        ("Nonexistent", _) => ClusterState::Missing,
+        _ => ClusterState::Degraded(format!("host {host}, kubelet {kubelet}, API server {api}")),
+    })
+}
+
 /// Whether `listed` (a fully qualified name from `image ls`) is `image` as docker names it
 /// locally (`todo-backend:abc` is `docker.io/library/todo-backend:abc`).
 pub fn same_image(listed: &str, image: &str) -> bool {
@@ -117,7 +193,24 @@ pub fn same_image(listed: &str, image: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_image;
+    use super::*;
+
+    #[test]
+    fn status_reads_one_node_several_and_every_state() {
+        let running = r#"{"Name":"minikube","Host":"Running","Kubelet":"Running","APIServer":"Running","Kubeconfig":"Configured","Worker":false}"#;
+        assert_eq!(parse_status(running, Some(0)).unwrap(), ClusterState::Running);
+        let stopped = r#"{"Name":"minikube","Host":"Stopped","Kubelet":"Stopped","APIServer":"Stopped","Kubeconfig":"Stopped","Worker":false}"#;
+        assert_eq!(parse_status(stopped, Some(7)).unwrap(), ClusterState::Stopped);
+        let paused = r#"{"Name":"minikube","Host":"Running","Kubelet":"Stopped","APIServer":"Paused","Kubeconfig":"Configured","Worker":false}"#;
+        assert_eq!(parse_status(paused, Some(2)).unwrap(), ClusterState::Paused);
+        let nodes = format!("[{running},{}]", running.replace("minikube", "minikube-m02"));
+        assert_eq!(parse_status(&nodes, Some(0)).unwrap(), ClusterState::Running);
+        let broken = running.replace(r#""APIServer":"Running""#, r#""APIServer":"Stopped""#);
+        assert!(
+            matches!(parse_status(&broken, Some(2)).unwrap(), ClusterState::Degraded(s) if s.contains("API server Stopped"))
+        );
+        assert!(parse_status("* Profile not found", Some(85)).is_err());
+    }
 
     #[test]
     fn image_names_compare_as_fully_qualified() {

@@ -19,4 +19,8 @@ AGENT_TIMEOUT_SECS: {{ .Values.agentTimeoutSeconds | quote }}
       name: {{ include "common.databaseSecretName" . }}
       key: {{ include "common.databaseSecretKey" . }}
 {{- end -}}
-{{- define "backend.secretChecksum" -}}{{- end -}}
+{{/* The database URL, when the release keeps it (global.database.external.url): a new URL
+changes no pod template by itself, so its checksum rolls the pods. */}}
+{{- define "backend.secretChecksum" -}}
+{{- with .Values.global.database.external.url }}{{ . | sha256sum }}{{ end -}}
+{{- end -}}

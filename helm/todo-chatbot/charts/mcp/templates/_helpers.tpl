@@ -34,4 +34,8 @@ MCP_ALLOWED_ORIGINS: {{ join "," . | quote }}
       name: {{ include "common.databaseSecretName" . }}
       key: {{ include "common.databaseSecretKey" . }}
 {{- end -}}
-{{- define "mcp.secretChecksum" -}}{{- end -}}
+{{/* The database URL, when the release keeps it (global.database.external.url): a new URL
+changes no pod template by itself, so its checksum rolls the pods. */}}
+{{- define "mcp.secretChecksum" -}}
+{{- with .Values.global.database.external.url }}{{ . | sha256sum }}{{ end -}}
+{{- end -}}
