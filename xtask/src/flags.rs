@@ -23,6 +23,30 @@ pub enum Command {
     Images(ImagesArgs),
     /// Check this machine before a deploy: tools, Docker, CPUs, memory, disk, Minikube, context
     Doctor(DoctorArgs),
+    /// What is wrong with the release: its pods and events analysed, then kubectl-ai and kagent when installed
+    Diagnose(DiagnoseArgs),
+}
+
+#[derive(Args)]
+pub struct DiagnoseArgs {
+    /// The release's namespace
+    #[arg(long, short = 'n', default_value = "chatbot-dev")]
+    pub namespace: String,
+    /// The Helm release
+    #[arg(long, default_value = "todo-chatbot")]
+    pub release: String,
+    /// The kube context (default: the current one)
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Let kubectl-ai run steps that change the cluster (--skip-permissions); off by default
+    #[arg(long)]
+    pub allow_changes: bool,
+    /// Only the built-in analysis: ask no AI assistant
+    #[arg(long)]
+    pub no_ai: bool,
+    /// Print the findings as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

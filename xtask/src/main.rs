@@ -7,6 +7,7 @@ mod browser;
 mod chart;
 mod dev;
 mod dev_check;
+mod diagnose;
 mod doctor;
 mod exec;
 mod flags;
@@ -18,6 +19,7 @@ mod node_tools;
 mod project;
 mod rehearsal;
 mod static_checks;
+mod status_check;
 mod supervisor;
 mod test;
 mod token_proxy;
@@ -37,5 +39,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Verify(args) => verify::run(&args),
         flags::Command::Images(args) => images::run(&args),
         flags::Command::Doctor(args) => doctor::run(&args),
+        flags::Command::Diagnose(args) => diagnose::run(&args),
     }
 }

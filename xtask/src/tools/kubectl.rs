@@ -58,3 +58,60 @@ pub fn current_context() -> anyhow::Result<Option<String>> {
         .then(|| output.stdout.trim().to_string())
         .filter(|c| !c.is_empty()))
 }
+
+/// kubectl aimed at one context (none: the current one) and namespace.
+#[derive(Clone, Debug)]
+pub struct Kubectl {
+    pub context: Option<String>,
+    pub namespace: String,
+}
+
+impl Kubectl {
+    pub fn new(context: Option<&str>, namespace: &str) -> Kubectl {
+        Kubectl {
+            context: context.map(str::to_string),
+            namespace: namespace.to_string(),
+        }
+    }
+
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Command::new("kubectl")
+            .args(self.context.iter().map(|c| format!("--context={c}")))
+            .args(["--namespace".to_string(), self.namespace.clone()])
+            .args(args)
+    }
+
+    /// `get KIND -l SELECTOR -o json`: the list kubectl prints (`{"items": [...]}`).
+    pub fn list(&self, kind: &str, selector: Option<&str>) -> anyhow::Result<serde_json::Value> {
+        let mut args = vec!["get".to_string(), kind.to_string()];
+        if let Some(selector) = selector {
+            args.extend(["--selector".to_string(), selector.to_string()]);
+        }
+        args.extend(["--output".to_string(), "json".to_string()]);
+        let command = self.command(args);
+        let output = command.output()?;
+        if !output.success() {
+            bail!("`{command}` failed ({}): {}", output.exit(), output.last_error_line());
+        }
+        serde_json::from_str(&output.stdout).with_context(|| format!("`{command}` printed no JSON"))
+    }
+
+    /// The last `tail` lines a container printed (`previous`: its run before the last restart).
+    pub fn logs(&self, pod: &str, container: &str, tail: u32, previous: bool) -> anyhow::Result<String> {
+        let mut args = vec![
+            "logs".to_string(),
+            pod.to_string(),
+            "--container".to_string(),
+            container.to_string(),
+            format!("--tail={tail}"),
+        ];
+        if previous {
+            args.push("--previous".to_string());
+        }
+        self.command(args).read()
+    }
+}

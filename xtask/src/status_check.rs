@@ -1,0 +1,375 @@
+//! Pod states turned into messages a person can act on, as Skaffold's status check does: from
+//! `kubectl get pods -o json` and `kubectl get events -o json`, each problem with its pod, what
+//! is wrong, and what to do. Some problems never fix themselves (an image that is not there, a
+//! crash loop, a missing Secret): `deploy` fails on them at once instead of waiting out its
+//! timeout. Others (scheduling, a probe not yet passing) may pass, and are reported only at the
+//! deadline.
+
+use std::fmt;
+
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The image cannot be pulled (or, with pullPolicy Never, is not in the node's runtime).
+    ImagePull,
+    /// The container keeps exiting.
+    CrashLoop,
+    /// A Secret or ConfigMap (or a key) the container reads does not exist.
+    Config,
+    /// No node can take the pod.
+    Unschedulable,
+    /// Running, but its readiness probe does not pass.
+    Unready,
+    /// A container ended with a non-zero exit code and will not be restarted.
+    Failed,
+}
+
+impl Kind {
+    /// Whether waiting longer cannot help.
+    pub fn fatal(self) -> bool {
+        matches!(self, Kind::ImagePull | Kind::CrashLoop | Kind::Config | Kind::Failed)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub pod: String,
+    pub container: Option<String>,
+    pub kind: Kind,
+    /// What is wrong, in the cluster's own words where it has them.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.container {
+            Some(c) => write!(f, "pod {} (container {c}): {}", self.pod, self.message)?,
+            None => write!(f, "pod {}: {}", self.pod, self.message)?,
+        }
+        write!(f, "\n  fix: {}", self.fix)
+    }
+}
+
+/// The problems of every pod in `pods` (a `kubectl get pods -o json` list), with the latest
+/// Warning event of each pod from `events` (a `kubectl get events -o json` list) where it says
+/// more. `profile` is the Minikube profile, for the commands in the fixes.
+pub fn examine(pods: &Value, events: &Value, profile: &str) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for pod in pods["items"].as_array().into_iter().flatten() {
+        let name = pod["metadata"]["name"].as_str().unwrap_or("?").to_string();
+        let warning = latest_warning(events, &name);
+        if let Some(problem) = unschedulable(pod, &name) {
+            problems.push(problem);
+            continue;
+        }
+        let statuses = pod["status"]["initContainerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(pod["status"]["containerStatuses"].as_array().into_iter().flatten());
+        for status in statuses {
+            if let Some(problem) = container_problem(pod, &name, status, warning.as_deref(), profile) {
+                problems.push(problem);
+            }
+        }
+    }
+    problems
+}
+
+fn unschedulable(pod: &Value, name: &str) -> Option<Problem> {
+    let condition = pod["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")?;
+    let message = condition["message"]
+        .as_str()
+        .unwrap_or("no node can take it")
+        .to_string();
+    Some(Problem {
+        pod: name.to_string(),
+        container: None,
+        kind: Kind::Unschedulable,
+        message: format!("cannot be scheduled: {message}"),
+        fix: if message.contains("Insufficient") {
+            "give the cluster more CPU or memory (minikube start --cpus/--memory), or lower the chart's resources.requests".into()
+        } else {
+            "check the pod's nodeSelector, tolerations and volume claims (kubectl describe pod)".into()
+        },
+    })
+}
+
+fn container_problem(pod: &Value, name: &str, status: &Value, warning: Option<&str>, profile: &str) -> Option<Problem> {
+    let container = status["name"].as_str().unwrap_or("?").to_string();
+    let image = status["image"].as_str().unwrap_or("?");
+    let problem = |kind, message: String, fix: String| {
+        Some(Problem {
+            pod: name.to_string(),
+            container: Some(container.clone()),
+            kind,
+            message,
+            fix,
+        })
+    };
+    let waiting = &status["state"]["waiting"];
+    let reason = waiting["reason"].as_str().unwrap_or("");
+    let detail = waiting["message"].as_str().or(warning).unwrap_or("").to_string();
+    match reason {
+        "ErrImagePull" | "ImagePullBackOff" | "ErrImageNeverPull" | "InvalidImageName" => {
+            let local = !image.contains('/') || image.starts_with("docker.io/library/");
+            let fix = if local {
+                format!(
+                    "the image is not in the cluster's runtime: cargo xtask images --load minikube --profile {profile} (or minikube -p {profile} image load {image})"
+                )
+            } else {
+                format!("check that {image} exists in its registry and that the cluster may pull it (imagePullSecrets)")
+            };
+            return problem(Kind::ImagePull, format!("{reason}: {image}{}", suffix(&detail)), fix);
+        }
+        "CreateContainerConfigError" | "CreateContainerError" => {
+            return problem(
+                Kind::Config,
+                format!("{reason}{}", suffix(&detail)),
+                "create the Secret or ConfigMap it names in the release's namespace, or fix the value that names it"
+                    .into(),
+            );
+        }
+        "CrashLoopBackOff" => {
+            let last = &status["lastState"]["terminated"];
+            let code = last["exitCode"].as_i64().unwrap_or(-1);
+            let why = last["reason"].as_str().unwrap_or("Error");
+            let fix = if why == "OOMKilled" {
+                "it ran out of memory: raise its resources.limits.memory".to_string()
+            } else {
+                format!("read why it exits: kubectl logs {name} -c {container} --previous")
+            };
+            return problem(
+                Kind::CrashLoop,
+                format!(
+                    "CrashLoopBackOff: exits with code {code} ({why}), restarted {} times",
+                    status["restartCount"]
+                ),
+                fix,
+            );
+        }
+        _ => {}
+    }
+    let terminated = &status["state"]["terminated"];
+    if let Some(code) = terminated["exitCode"].as_i64()
+        && code != 0
+        && pod["spec"]["restartPolicy"] == "Never"
+    {
+        return problem(
+            Kind::Failed,
+            format!(
+                "exited with code {code} ({})",
+                terminated["reason"].as_str().unwrap_or("Error")
+            ),
+            format!("kubectl logs {name} -c {container}"),
+        );
+    }
+    let running = status["state"]["running"].is_object();
+    if running && status["ready"] == false {
+        let probe = warning
+            .filter(|w| w.contains("probe failed"))
+            .map_or_else(|| "its readiness probe has not passed yet".to_string(), str::to_string);
+        return problem(
+            Kind::Unready,
+            format!("running but not ready: {probe}"),
+            format!(
+                "check the readinessProbe's path and port, and what the service logs: kubectl logs {name} -c {container}"
+            ),
+        );
+    }
+    None
+}
+
+fn suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
+/// The message of the newest Warning event about the pod.
+fn latest_warning(events: &Value, pod: &str) -> Option<String> {
+    events["items"]
+        .as_array()?
+        .iter()
+        .filter(|e| e["type"] == "Warning" && e["involvedObject"]["name"] == pod)
+        .max_by_key(|e| {
+            e["lastTimestamp"]
+                .as_str()
+                .or(e["eventTime"].as_str())
+                .unwrap_or("")
+                .to_string()
+        })
+        .and_then(|e| e["message"].as_str().map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, status: Value) -> Value {
+        json!({"metadata": {"name": name}, "spec": {"restartPolicy": "Always"}, "status": status})
+    }
+
+    fn events(items: Vec<Value>) -> Value {
+        json!({"kind": "List", "items": items})
+    }
+
+    fn warning(pod: &str, reason: &str, message: &str, at: &str) -> Value {
+        json!({"type": "Warning", "reason": reason, "message": message, "lastTimestamp": at,
+               "involvedObject": {"kind": "Pod", "name": pod}})
+    }
+
+    #[test]
+    fn an_image_missing_from_minikube_says_how_to_load_it_and_is_fatal() {
+        let pods = json!({"items": [pod("todo-chatbot-backend-7c9f-abcde", json!({
+            "phase": "Pending",
+            "containerStatuses": [{"name": "backend", "image": "todo-backend:0123456789ab", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"todo-backend:0123456789ab\""}}}]
+        }))]});
+        let found = examine(&pods, &events(vec![]), "minikube");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, Kind::ImagePull);
+        assert!(found[0].kind.fatal());
+        assert!(
+            found[0].message.contains("ImagePullBackOff: todo-backend:0123456789ab"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[0]
+                .fix
+                .contains("cargo xtask images --load minikube --profile minikube"),
+            "{}",
+            found[0]
+        );
+
+        let remote = pods
+            .to_string()
+            .replace("todo-backend:0123456789ab", "ghcr.io/me/todo-backend:0123456789ab");
+        let found = examine(&serde_json::from_str(&remote).unwrap(), &events(vec![]), "minikube");
+        assert!(found[0].fix.contains("exists in its registry"), "{}", found[0]);
+    }
+
+    #[test]
+    fn a_crash_loop_gives_the_exit_code_and_an_oom_says_to_raise_the_limit() {
+        let status = |reason: &str| {
+            json!({
+                "phase": "Running",
+                "containerStatuses": [{"name": "mcp", "image": "todo-mcp:1", "ready": false, "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": reason}}}]
+            })
+        };
+        let found = examine(
+            &json!({"items": [pod("mcp-1", status("Error"))]}),
+            &events(vec![]),
+            "minikube",
+        );
+        assert_eq!(found[0].kind, Kind::CrashLoop);
+        assert_eq!(
+            found[0].message,
+            "CrashLoopBackOff: exits with code 1 (Error), restarted 4 times"
+        );
+        assert_eq!(found[0].fix, "read why it exits: kubectl logs mcp-1 -c mcp --previous");
+        let oom = examine(
+            &json!({"items": [pod("mcp-1", status("OOMKilled"))]}),
+            &events(vec![]),
+            "minikube",
+        );
+        assert!(oom[0].fix.contains("raise its resources.limits.memory"));
+    }
+
+    #[test]
+    fn a_missing_secret_and_a_pod_no_node_can_take() {
+        let config = pod(
+            "agent-1",
+            json!({"phase": "Pending", "containerStatuses": [{"name": "agent", "image": "todo-agent:1", "ready": false,
+            "state": {"waiting": {"reason": "CreateContainerConfigError", "message": "secret \"todo-openai\" not found"}}}]}),
+        );
+        let pending = pod(
+            "postgresql-0",
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu."}]}),
+        );
+        let found = examine(&json!({"items": [config, pending]}), &events(vec![]), "minikube");
+        assert_eq!(found[0].kind, Kind::Config);
+        assert_eq!(
+            found[0].message,
+            "CreateContainerConfigError (secret \"todo-openai\" not found)"
+        );
+        assert_eq!(found[1].kind, Kind::Unschedulable);
+        assert!(!found[1].kind.fatal(), "scheduling may still succeed");
+        assert_eq!(
+            found[1].message,
+            "cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu."
+        );
+        assert!(found[1].fix.contains("more CPU or memory"));
+    }
+
+    #[test]
+    fn a_pod_failing_its_probe_shows_the_probes_last_answer() {
+        let unready = pod(
+            "frontend-1",
+            json!({"phase": "Running", "containerStatuses": [{"name": "frontend", "image": "todo-frontend:1",
+            "ready": false, "restartCount": 0, "state": {"running": {"startedAt": "2026-12-01T10:00:00Z"}}}]}),
+        );
+        let found = examine(
+            &json!({"items": [unready]}),
+            &events(vec![
+                warning(
+                    "frontend-1",
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 500",
+                    "2026-12-01T10:00:05Z",
+                ),
+                warning(
+                    "frontend-1",
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                    "2026-12-01T10:00:15Z",
+                ),
+                warning(
+                    "other-pod",
+                    "Unhealthy",
+                    "Readiness probe failed: connection refused",
+                    "2026-12-01T10:00:20Z",
+                ),
+            ]),
+            "minikube",
+        );
+        assert_eq!(found[0].kind, Kind::Unready);
+        assert_eq!(
+            found[0].message,
+            "running but not ready: Readiness probe failed: HTTP probe failed with statuscode: 503"
+        );
+    }
+
+    #[test]
+    fn healthy_pods_and_a_test_pod_that_succeeded_are_no_problem() {
+        let ready = pod(
+            "backend-1",
+            json!({"phase": "Running", "containerStatuses": [{"name": "backend", "image": "todo-backend:1",
+            "ready": true, "restartCount": 0, "state": {"running": {}}}]}),
+        );
+        let mut done = pod(
+            "smoke-test",
+            json!({"phase": "Succeeded", "containerStatuses": [{"name": "smoke-test", "image": "todo-smoke:1",
+            "ready": false, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
+        );
+        done["spec"]["restartPolicy"] = json!("Never");
+        assert!(examine(&json!({"items": [ready, done.clone()]}), &events(vec![]), "minikube").is_empty());
+        done["status"]["containerStatuses"][0]["state"]["terminated"] = json!({"exitCode": 1, "reason": "Error"});
+        let found = examine(&json!({"items": [done]}), &events(vec![]), "minikube");
+        assert_eq!(found[0].kind, Kind::Failed);
+        assert_eq!(found[0].message, "exited with code 1 (Error)");
+    }
+}
