@@ -65,7 +65,7 @@ fn finding(check: &str, level: Level, detail: impl Into<String>, fix: impl Into<
 
 pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let findings = examine(&args.profile);
+    let findings = examine(Some(&args.profile));
     let blockers = findings.iter().filter(|f| f.level == Level::Fail).count();
     if args.json {
         let rows: Vec<_> = findings
@@ -97,12 +97,12 @@ fn print_table(findings: &[Finding]) {
 }
 
 /// Every check, the slow ones (each an external command) side by side, so the whole takes about
-/// as long as the slowest tool.
-pub fn examine(profile: &str) -> Vec<Finding> {
-    let cluster = Minikube::new(profile);
+/// as long as the slowest tool. `profile`: the Minikube profile, or `None` for another cluster
+/// (no Minikube checks then).
+pub fn examine(profile: Option<&str>) -> Vec<Finding> {
     std::thread::scope(|scope| {
         let docker = scope.spawn(check_docker);
-        let minikube = scope.spawn(|| check_minikube(&cluster));
+        let minikube = scope.spawn(|| profile.map(|p| check_minikube(&Minikube::new(p))).unwrap_or_default());
         let kubectl = scope.spawn(|| check_kubectl(profile));
         let helm = scope.spawn(check_helm);
         let optional = scope.spawn(check_optional);
@@ -231,7 +231,7 @@ fn check_minikube(cluster: &Minikube) -> Vec<Finding> {
     findings
 }
 
-fn check_kubectl(profile: &str) -> Vec<Finding> {
+fn check_kubectl(profile: Option<&str>) -> Vec<Finding> {
     if which::which("kubectl").is_err() {
         return vec![missing(
             "kubectl",
@@ -240,6 +240,9 @@ fn check_kubectl(profile: &str) -> Vec<Finding> {
     }
     let version = kubectl::client_version().unwrap_or_else(|_| "unknown version".into());
     let mut findings = vec![finding("kubectl", Level::Ok, version, "")];
+    let Some(profile) = profile else {
+        return findings;
+    };
     findings.push(match kubectl::current_context() {
         Ok(Some(context)) if context == profile => finding("kube context", Level::Ok, context, ""),
         Ok(Some(context)) => finding(

@@ -1,5 +1,7 @@
 //! The command line.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -25,6 +27,45 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// What is wrong with the release: its pods and events analysed, then kubectl-ai and kagent when installed
     Diagnose(DiagnoseArgs),
+    /// Deploy to Minikube (or any cluster with --context and --registry): images, chart, rollout watched, helm test
+    Deploy(DeployArgs),
+}
+
+#[derive(Args)]
+pub struct DeployArgs {
+    /// The Minikube profile (started when stopped, created when missing)
+    #[arg(long, short = 'p', default_value = "minikube")]
+    pub profile: String,
+    /// The namespace of the release (k8s/ makes chatbot-dev)
+    #[arg(long, short = 'n', default_value = "chatbot-dev")]
+    pub namespace: String,
+    /// The Helm release
+    #[arg(long, default_value = "todo-chatbot")]
+    pub release: String,
+    /// A values file for the chart (repeatable)
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// A chart value, as helm --set takes it (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Use the images of this commit already built and loaded
+    #[arg(long)]
+    pub skip_build: bool,
+    /// How long the rollout may take (90s, 10m, 1h)
+    #[arg(long, default_value = "10m")]
+    pub timeout: String,
+    /// Any cluster's kube context instead of Minikube (needs --registry)
+    #[arg(long, requires = "registry")]
+    pub context: Option<String>,
+    /// The registry the images are pushed to for --context (host[:port][/path])
+    #[arg(long, requires = "context")]
+    pub registry: Option<String>,
+    /// Minikube's network plugin when it starts it (calico enforces NetworkPolicies)
+    #[arg(long, value_name = "PLUGIN")]
+    pub cni: Option<String>,
+    /// Print the commands it would run, in order, and render the chart; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args)]

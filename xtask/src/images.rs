@@ -174,6 +174,11 @@ impl Request {
 }
 
 pub fn run(args: &ImagesArgs) -> anyhow::Result<()> {
+    build_and_ship(args).map(|_| ())
+}
+
+/// Builds the images, loads or pushes them as `args` say, prints the report; the tag they got.
+pub fn build_and_ship(args: &ImagesArgs) -> anyhow::Result<String> {
     let started = Instant::now();
     let services: Vec<&'static Service> = if args.services.is_empty() {
         SERVICES.iter().collect()
@@ -250,7 +255,7 @@ pub fn run(args: &ImagesArgs) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     if args.dry_run {
-        return Ok(());
+        return Ok(request.tag());
     }
     let report = Report::measure(&request, &images, &pushed, args.load, started.elapsed())?;
     if args.json {
@@ -258,7 +263,7 @@ pub fn run(args: &ImagesArgs) -> anyhow::Result<()> {
     } else {
         report.print();
     }
-    Ok(())
+    Ok(request.tag())
 }
 
 /// A registry as `--push` takes it: a host (and port) with an optional path, no scheme.

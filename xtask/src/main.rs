@@ -5,6 +5,7 @@ mod bench;
 mod bench_images;
 mod browser;
 mod chart;
+mod deploy;
 mod dev;
 mod dev_check;
 mod diagnose;
@@ -40,5 +41,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Images(args) => images::run(&args),
         flags::Command::Doctor(args) => doctor::run(&args),
         flags::Command::Diagnose(args) => diagnose::run(&args),
+        flags::Command::Deploy(args) => deploy::run(&args),
     }
 }

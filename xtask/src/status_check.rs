@@ -194,6 +194,48 @@ fn suffix(detail: &str) -> String {
     }
 }
 
+/// How far one Deployment or StatefulSet has rolled out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollout {
+    /// "Deployment/todo-chatbot-backend"
+    pub workload: String,
+    pub done: bool,
+    /// "2 of 3 updated, 1 available"
+    pub detail: String,
+}
+
+/// The rollout of each workload in `list` (a `kubectl get deployments,statefulsets -o json`
+/// list), judged as `kubectl rollout status` does: the controller has seen the newest spec, and
+/// every replica is updated and available (ready, for a StatefulSet).
+pub fn rollouts(list: &Value) -> Vec<Rollout> {
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            let kind = w["kind"].as_str().unwrap_or("?");
+            let name = w["metadata"]["name"].as_str().unwrap_or("?");
+            let count = |v: &Value| v.as_u64().unwrap_or(0);
+            let wanted = w["spec"]["replicas"].as_u64().unwrap_or(1);
+            let seen = count(&w["status"]["observedGeneration"]) >= count(&w["metadata"]["generation"]);
+            let updated = count(&w["status"]["updatedReplicas"]);
+            let (ready, word) = if kind == "StatefulSet" {
+                (count(&w["status"]["readyReplicas"]), "ready")
+            } else {
+                (count(&w["status"]["availableReplicas"]), "available")
+            };
+            let total = count(&w["status"]["replicas"]);
+            // Old pods still running beside the new ones: a rolling update in progress.
+            let done = seen && updated >= wanted && ready >= wanted && total <= wanted;
+            Rollout {
+                workload: format!("{kind}/{name}"),
+                done,
+                detail: format!("{updated} of {wanted} updated, {ready} {word}"),
+            }
+        })
+        .collect()
+}
+
 /// The message of the newest Warning event about the pod.
 fn latest_warning(events: &Value, pod: &str) -> Option<String> {
     events["items"]
@@ -351,6 +393,28 @@ mod tests {
             found[0].message,
             "running but not ready: Readiness probe failed: HTTP probe failed with statuscode: 503"
         );
+    }
+
+    #[test]
+    fn a_rollout_is_done_when_every_replica_is_updated_and_available() {
+        let deployment = |generation: u64, observed: u64, updated: u64, available: u64, total: u64| {
+            json!({"kind": "Deployment", "metadata": {"name": "web", "generation": generation}, "spec": {"replicas": 2},
+                   "status": {"observedGeneration": observed, "updatedReplicas": updated, "availableReplicas": available, "replicas": total}})
+        };
+        let done = |w: Value| rollouts(&json!({"items": [w]}))[0].done;
+        assert!(done(deployment(3, 3, 2, 2, 2)));
+        assert!(
+            !done(deployment(3, 2, 2, 2, 2)),
+            "the controller has not seen the new spec"
+        );
+        assert!(!done(deployment(3, 3, 1, 2, 3)), "an old pod is still serving");
+        assert!(!done(deployment(3, 3, 2, 1, 2)), "one new pod is not available yet");
+        let sts = json!({"kind": "StatefulSet", "metadata": {"name": "db", "generation": 1}, "spec": {"replicas": 1},
+                         "status": {"observedGeneration": 1, "updatedReplicas": 1, "readyReplicas": 1, "replicas": 1}});
+        let found = rollouts(&json!({"items": [sts]}));
+        assert!(found[0].done);
+        assert_eq!(found[0].workload, "StatefulSet/db");
+        assert_eq!(found[0].detail, "1 of 1 updated, 1 ready");
     }
 
     #[test]

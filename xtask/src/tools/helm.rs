@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
 use crate::exec::{Command, Output};
 
@@ -79,5 +79,167 @@ impl Helm {
             anyhow::bail!("`{command}` failed ({}):\n{}", output.exit(), output.stderr.trim());
         }
         Ok(output.stdout)
+    }
+}
+
+/// One revision of a release, as `helm history -o json` lists it (oldest first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revision {
+    pub revision: u64,
+    /// deployed, superseded, failed, pending-install, pending-upgrade, pending-rollback, …
+    pub status: String,
+    pub description: String,
+}
+
+impl Revision {
+    pub fn is_pending(&self) -> bool {
+        self.status.starts_with("pending-")
+    }
+}
+
+/// `helm history -o json` output; an empty list is a release that does not exist.
+pub fn parse_history(json: &str) -> anyhow::Result<Vec<Revision>> {
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(json.trim()).context("`helm history -o json` printed no JSON list")?;
+    Ok(entries
+        .iter()
+        .map(|e| Revision {
+            revision: e["revision"].as_u64().unwrap_or(0),
+            status: e["status"].as_str().unwrap_or("unknown").to_string(),
+            description: e["description"].as_str().unwrap_or("").to_string(),
+        })
+        .collect())
+}
+
+/// The revision to go back to after `failed` did not become ready: the newest older one that
+/// was ever deployed (`superseded` or `deployed`). `None` for a first install.
+pub fn last_good(history: &[Revision], failed: u64) -> Option<u64> {
+    history
+        .iter()
+        .rev()
+        .filter(|r| r.revision < failed)
+        .find(|r| r.status == "superseded" || r.status == "deployed")
+        .map(|r| r.revision)
+}
+
+impl Helm {
+    /// The release's revisions, oldest first; empty when it does not exist.
+    pub fn history(&self, release: &str, namespace: &str) -> anyhow::Result<Vec<Revision>> {
+        let command = self.command([
+            "history",
+            release,
+            "--namespace",
+            namespace,
+            "--max",
+            "20",
+            "--output",
+            "json",
+        ]);
+        let output = command.output()?;
+        if !output.success() {
+            if output.stderr.contains("not found") {
+                return Ok(Vec::new());
+            }
+            bail!("`{command}` failed ({}): {}", output.exit(), output.last_error_line());
+        }
+        parse_history(&output.stdout)
+    }
+
+    /// `helm upgrade --install` that returns as soon as the manifests are applied: the xtask
+    /// watches the rollout itself (fail fast), and Helm is never killed mid-wait.
+    pub fn upgrade_install(
+        &self,
+        release: &str,
+        chart: &Path,
+        namespace: &str,
+        context: Option<&str>,
+        files: &[PathBuf],
+        sets: &[String],
+    ) -> Command {
+        let mut command = self.command([
+            "upgrade",
+            "--install",
+            release,
+            &chart.to_string_lossy(),
+            "--namespace",
+            namespace,
+            "--history-max",
+            "10",
+        ]);
+        if let Some(context) = context {
+            command = command.args(["--kube-context", context]);
+        }
+        // Helm 4's default is --wait=hookOnly (hooks waited for, resources not); Helm 3 waits for
+        // nothing without --wait. Either way the release is recorded before the pods are up.
+        for file in files {
+            command = command.args(["--values".to_string(), file.to_string_lossy().into_owned()]);
+        }
+        for set in sets {
+            command = command.args(["--set", set.as_str()]);
+        }
+        command
+    }
+
+    /// Back to `revision`, waiting until its workloads are ready (`--wait`: Helm 4 takes the
+    /// watcher strategy, Helm 3 its boolean).
+    pub fn rollback(
+        &self,
+        release: &str,
+        revision: u64,
+        namespace: &str,
+        context: Option<&str>,
+        timeout: &str,
+    ) -> Command {
+        let wait = if self.major() >= 4 { "--wait=watcher" } else { "--wait" };
+        let mut command = self.command([
+            "rollback",
+            release,
+            &revision.to_string(),
+            "--namespace",
+            namespace,
+            wait,
+            "--timeout",
+            timeout,
+        ]);
+        if let Some(context) = context {
+            command = command.args(["--kube-context", context]);
+        }
+        command
+    }
+
+    pub fn uninstall(&self, release: &str, namespace: &str, context: Option<&str>) -> Command {
+        let mut command = self.command(["uninstall", release, "--namespace", namespace]);
+        if let Some(context) = context {
+            command = command.args(["--kube-context", context]);
+        }
+        command
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As Helm 4 prints it (Helm 3 has no rollback_revision).
+    const HISTORY: &str = r#"[{"revision":1,"updated":"2026-12-01T10:00:00Z","status":"superseded","chart":"todo-chatbot-0.1.0","app_version":"0.1.0","description":"Install complete"},
+{"revision":2,"updated":"2026-12-01T11:00:00Z","status":"superseded","chart":"todo-chatbot-0.1.0","app_version":"0.1.0","description":"Upgrade complete"},
+{"revision":3,"updated":"2026-12-01T12:00:00Z","status":"failed","chart":"todo-chatbot-0.1.0","app_version":"0.1.0","description":"Upgrade \"todo-chatbot\" failed"},
+{"revision":4,"updated":"2026-12-01T13:00:00Z","status":"deployed","chart":"todo-chatbot-0.1.0","app_version":"0.1.0","description":"Upgrade complete","rollback_revision":0}]"#;
+
+    #[test]
+    fn history_is_read_and_the_last_good_revision_found() {
+        let history = parse_history(HISTORY).unwrap();
+        assert_eq!(history.len(), 4);
+        assert_eq!(history[2].status, "failed");
+        assert_eq!(last_good(&history, 4), Some(2), "a failed revision is skipped");
+        assert_eq!(
+            last_good(&history, 1),
+            None,
+            "a first install has nothing to go back to"
+        );
+        let pending =
+            parse_history(r#"[{"revision":1,"status":"pending-install","description":"Initial install underway"}]"#)
+                .unwrap();
+        assert!(pending[0].is_pending());
     }
 }

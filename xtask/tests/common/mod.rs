@@ -35,7 +35,9 @@ impl Fakes {
             fs::copy(fakes.join(tool), bin.join(tool)).unwrap();
         }
         // What the fakes themselves run, and git for the tag: the real ones, and nothing else.
-        for tool in ["sh", "git", "cat", "head", "tr", "mkdir", "touch", "rm"] {
+        for tool in [
+            "sh", "git", "cat", "head", "tail", "tr", "wc", "mv", "mkdir", "touch", "rm",
+        ] {
             let real = which::which(tool).unwrap_or_else(|_| panic!("{tool} is needed by the fakes"));
             symlink(real, bin.join(tool)).unwrap();
         }
@@ -72,17 +74,29 @@ impl Fakes {
         self.dir.path().join("state")
     }
 
-    pub fn xtask(&self, args: &[&str]) -> Output {
-        let _one_at_a_time = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    /// The folder of the fakes: the whole PATH of the runs.
+    pub fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    /// The xtask binary with `args`, set up to run against the fakes (not started). Hold
+    /// `STAGING` while it runs.
+    pub fn command(&self, args: &[&str]) -> Command {
         fs::create_dir_all(self.state()).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
             .args(args)
-            .env("PATH", self.dir.path().join("bin"))
+            .env("PATH", self.bin())
             .env("FAKE_STATE", self.state())
             .env("CARGO_TARGET_DIR", self.dir.path().join("target"))
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap()
+            .env("RUST_BACKTRACE", "0")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command
+    }
+
+    pub fn xtask(&self, args: &[&str]) -> Output {
+        let _one_at_a_time = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+        self.command(args).output().unwrap()
     }
 
     /// Every call the fakes got, one line each: `docker DOCKER_HOST=… build …`.

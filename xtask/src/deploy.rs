@@ -1,0 +1,553 @@
+//! `cargo xtask deploy`: from a fresh clone to a working release, each phase timed.
+//!
+//! doctor → Minikube started if needed → addons → `k8s/` applied → a snapshot of the namespace
+//! and the release's values → images built and loaded (or pushed) → `helm dependency build` →
+//! `helm upgrade --install` → the rollout watched → `helm test` → the URLs and a timing per phase.
+//!
+//! Why Helm does not wait: `--wait` (and Helm 4's `--rollback-on-failure`, Helm 3's `--atomic`)
+//! cannot fail fast (an image that is not there is waited on until the timeout), and a Helm killed
+//! mid-wait leaves the release `pending-upgrade`, which blocks every later upgrade. So Helm only
+//! applies the manifests and records the revision, which takes seconds, and the xtask watches
+//! the workloads itself: pod states turned into problems (`status_check`) fail the deploy at
+//! once when waiting cannot help, and the rollout's deadline bounds the rest. On failure it
+//! rolls back to the last good revision (`helm rollback --wait`), or uninstalls a first install,
+//! so the release never stays half-upgraded; Ctrl-C stops the watch, never Helm.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+
+use crate::chart;
+use crate::exec::Command;
+use crate::flags::{DeployArgs, ImagesArgs, Load};
+use crate::project::{root, target_dir};
+use crate::status_check;
+use crate::tools::helm::{self, Helm};
+use crate::tools::kubectl::Kubectl;
+use crate::tools::minikube::{ClusterState, Minikube};
+
+/// What the deploy plan asks of Minikube, clamped to what the host has.
+const PLAN_CPUS: usize = 4;
+const PLAN_MEMORY_MB: u64 = 8192;
+const PLAN_DISK: &str = "40g";
+const ADDONS: [&str; 2] = ["ingress", "metrics-server"];
+
+struct Phases {
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn run<T>(&mut self, name: &'static str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        println!("\n==> {name}");
+        let started = Instant::now();
+        let outcome = f();
+        let took = started.elapsed();
+        self.done.push((name, took));
+        match &outcome {
+            Ok(_) => println!("--- {name}: {:.1} s", took.as_secs_f64()),
+            Err(_) => println!("--- {name}: FAILED after {:.1} s", took.as_secs_f64()),
+        }
+        outcome.with_context(|| format!("deploy failed in the {name} phase"))
+    }
+
+    fn print(&self) {
+        println!("\nphase            seconds");
+        for (name, took) in &self.done {
+            println!("{name:<16} {:>7.1}", took.as_secs_f64());
+        }
+        let total: Duration = self.done.iter().map(|(_, t)| *t).sum();
+        println!("{:<16} {:>7.1}", "total", total.as_secs_f64());
+    }
+}
+
+/// Everything the run decides before it starts.
+struct Target {
+    /// None: Minikube (the profile's context); Some: any cluster, images pushed to `registry`.
+    real: Option<(String, String)>,
+    profile: String,
+    context: String,
+    namespace: String,
+    release: String,
+}
+
+pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
+    let target = Target {
+        real: args.context.clone().zip(args.registry.clone()),
+        profile: args.profile.clone(),
+        context: args.context.clone().unwrap_or_else(|| args.profile.clone()),
+        namespace: args.namespace.clone(),
+        release: args.release.clone(),
+    };
+    let timeout = parse_duration(&args.timeout)?;
+    let helm = Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)?;
+    let kubectl = Kubectl::new(Some(&target.context), &target.namespace);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        // A second handler cannot be set in one process; the first is enough.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let mut phases = Phases { done: Vec::new() };
+
+    if args.dry_run {
+        return dry_run(args, &target, &helm);
+    }
+    phases.run("doctor", || {
+        let profile = target.real.is_none().then_some(target.profile.as_str());
+        let findings = crate::doctor::examine(profile);
+        let blockers: Vec<String> = findings
+            .iter()
+            .filter(|f| f.level == crate::doctor::Level::Fail)
+            .map(|f| format!("{}: {} (fix: {})", f.check, f.detail, f.fix))
+            .collect();
+        if !blockers.is_empty() {
+            bail!("this machine cannot deploy yet:\n  {}", blockers.join("\n  "));
+        }
+        Ok(())
+    })?;
+    if target.real.is_none() {
+        let cluster = Minikube::new(&target.profile);
+        phases.run("cluster", || start_minikube(&cluster, args.cni.as_deref()))?;
+        phases.run("addons", || enable_addons(&cluster))?;
+    }
+    phases.run("namespace", || {
+        kubectl
+            .command(["apply", "--filename", &root().join("k8s").to_string_lossy()])
+            .run()
+    })?;
+    let history = helm.history(&target.release, &target.namespace)?;
+    if let Some(stuck) = history.last().filter(|r| r.is_pending()) {
+        bail!(
+            "release {} is stuck in {} (revision {}): {}",
+            target.release,
+            stuck.status,
+            stuck.revision,
+            recovery(&target, stuck.revision, &history)
+        );
+    }
+    let snapshot = phases.run("snapshot", || snapshot(&helm, &kubectl, &target))?;
+    let tag = phases.run("images", || {
+        if args.skip_build {
+            return crate::tools::git::TreeState::read().map(|t| t.tag());
+        }
+        crate::images::build_and_ship(&images_args(&target))
+    })?;
+    phases.run("chart", || {
+        helm.command(["dependency", "build", &chart::chart_dir().to_string_lossy()])
+            .run()
+    })?;
+    let sets = chart_sets(&target, &tag, &args.set);
+    phases.run("release", || {
+        helm.upgrade_install(
+            &target.release,
+            &chart::chart_dir(),
+            &target.namespace,
+            Some(&target.context),
+            &args.values,
+            &sets,
+        )
+        .run()
+    })?;
+    let revision = helm
+        .history(&target.release, &target.namespace)?
+        .last()
+        .map_or(1, |r| r.revision);
+    let watched = phases.run("rollout", || watch(&kubectl, &target, timeout, &interrupted));
+    if let Err(e) = watched {
+        if interrupted.load(Ordering::SeqCst) {
+            eprintln!(
+                "\ninterrupted: revision {revision} of {} is installed and its rollout was still in progress; nothing was rolled back. Run cargo xtask deploy again, or cargo xtask rollback.",
+                target.release
+            );
+            return Err(e);
+        }
+        eprintln!("\n{e:#}");
+        undo(&helm, &target, revision, &timeout)?;
+        phases.print();
+        bail!(
+            "deploy failed and was undone; the snapshot of what was there before is in {}",
+            snapshot.display()
+        );
+    }
+    phases.run("verify", || test_command(&helm, &target).run())?;
+    phases.print();
+    println!(
+        "\nrelease {} revision {revision} is ready in namespace {} (images {tag}).\nopen it: minikube -p {} service {}-frontend -n {} --url, or kubectl -n {} port-forward service/{}-frontend 3000:3000",
+        target.release,
+        target.namespace,
+        target.profile,
+        target.release,
+        target.namespace,
+        target.namespace,
+        target.release
+    );
+    Ok(())
+}
+
+fn images_args(target: &Target) -> ImagesArgs {
+    ImagesArgs {
+        services: Vec::new(),
+        prebuilt: false,
+        in_docker: false,
+        platform: None,
+        load: if target.real.is_some() {
+            Load::None
+        } else {
+            Load::Minikube
+        },
+        profile: target.profile.clone(),
+        push: target.real.as_ref().map(|(_, registry)| registry.clone()),
+        allow_dirty: true,
+        dry_run: false,
+        json: false,
+    }
+}
+
+fn chart_sets(target: &Target, tag: &str, extra: &[String]) -> Vec<String> {
+    let mut sets = vec![format!("global.image.tag={tag}")];
+    if let Some((_, registry)) = &target.real {
+        sets.push(format!("global.imageRegistry={registry}"));
+    }
+    sets.extend(extra.iter().cloned());
+    sets
+}
+
+/// What to run when a release is stuck in `pending-*`.
+fn recovery(target: &Target, revision: u64, history: &[helm::Revision]) -> String {
+    let (release, namespace) = (&target.release, &target.namespace);
+    match helm::last_good(history, revision) {
+        Some(good) => format!(
+            "another Helm operation was interrupted. If none is running, roll back: helm rollback {release} {good} -n {namespace} (or cargo xtask rollback --to {good}), then deploy again"
+        ),
+        None => format!(
+            "a first install was interrupted. If no Helm operation is running, remove it: helm uninstall {release} -n {namespace}, then deploy again"
+        ),
+    }
+}
+
+fn start_minikube(cluster: &Minikube, cni: Option<&str>) -> anyhow::Result<()> {
+    match cluster.status()? {
+        ClusterState::Running => {
+            println!("minikube profile {} is running", cluster.profile);
+            Ok(())
+        }
+        ClusterState::Paused => Command::new("minikube").args(["-p", &cluster.profile, "unpause"]).run(),
+        ClusterState::Degraded(how) => bail!(
+            "minikube profile {} is {how}: run minikube -p {} stop, then deploy again",
+            cluster.profile,
+            cluster.profile
+        ),
+        ClusterState::Stopped | ClusterState::Missing => start_command(&cluster.profile, cni).run(),
+    }
+}
+
+/// `minikube start` with the plan's sizes, clamped to the host.
+fn start_command(profile: &str, cni: Option<&str>) -> Command {
+    let (cpus, memory) = clamp_to_host();
+    let start = Command::new("minikube").args([
+        "-p".to_string(),
+        profile.to_string(),
+        "start".to_string(),
+        format!("--cpus={cpus}"),
+        format!("--memory={memory}mb"),
+        format!("--disk-size={PLAN_DISK}"),
+    ]);
+    match cni {
+        Some(cni) => start.arg(format!("--cni={cni}")),
+        None => start,
+    }
+}
+
+/// `helm test`, with the test pod's logs.
+fn test_command(helm: &Helm, target: &Target) -> Command {
+    helm.command([
+        "test",
+        &target.release,
+        "--namespace",
+        &target.namespace,
+        "--kube-context",
+        &target.context,
+        "--logs",
+    ])
+}
+
+/// The plan's 4 CPUs and 8 GiB, or what the host can give (all but one CPU, and half its memory).
+fn clamp_to_host() -> (usize, u64) {
+    let (cpus, memory_mb) = match sysinfo::System::new() {
+        Ok(mut system) => {
+            system.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
+            system.refresh_memory();
+            (system.cpus().len(), system.total_memory() / (1024 * 1024))
+        }
+        Err(_) => (2, 4096),
+    };
+    (
+        PLAN_CPUS.min(cpus.saturating_sub(1)).max(2),
+        PLAN_MEMORY_MB.min(memory_mb / 2).max(2048),
+    )
+}
+
+fn enable_addons(cluster: &Minikube) -> anyhow::Result<()> {
+    let enabled = cluster.addons()?;
+    for addon in ADDONS {
+        if enabled.get(addon).copied().unwrap_or(false) {
+            println!("addon {addon}: enabled");
+        } else {
+            Command::new("minikube")
+                .args(["-p", &cluster.profile, "addons", "enable", addon])
+                .run()?;
+        }
+    }
+    Ok(())
+}
+
+/// `target/deploy/<timestamp>/`: what the namespace held and the release's values, before this
+/// deploy changed them (Secrets' names only, never their data).
+fn snapshot(helm: &Helm, kubectl: &Kubectl, target: &Target) -> anyhow::Result<PathBuf> {
+    let dir = target_dir()
+        .join("deploy")
+        .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let objects = kubectl.list(
+        "deployments,statefulsets,services,configmaps,persistentvolumeclaims",
+        None,
+    )?;
+    fs::write(dir.join("objects.json"), serde_json::to_string_pretty(&objects)?)?;
+    let secrets = kubectl.list("secrets", None)?;
+    let names: Vec<&str> = secrets["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["metadata"]["name"].as_str())
+        .collect();
+    fs::write(dir.join("secret-names.json"), serde_json::to_string_pretty(&names)?)?;
+    let history = helm.history(&target.release, &target.namespace)?;
+    if !history.is_empty() {
+        let values = helm
+            .command([
+                "get",
+                "values",
+                &target.release,
+                "--namespace",
+                &target.namespace,
+                "--output",
+                "json",
+            ])
+            .read()?;
+        fs::write(dir.join("values.json"), values)?;
+    }
+    let revisions: Vec<_> = history
+        .iter()
+        .map(|r| json!({"revision": r.revision, "status": r.status}))
+        .collect();
+    fs::write(dir.join("history.json"), serde_json::to_string_pretty(&revisions)?)?;
+    println!("snapshot: {}", dir.display());
+    Ok(dir)
+}
+
+/// Watches every workload of the release until all have rolled out; fails at once on a problem
+/// waiting cannot fix, and at the deadline on the rest.
+fn watch(kubectl: &Kubectl, target: &Target, timeout: Duration, interrupted: &AtomicBool) -> anyhow::Result<()> {
+    let selector = format!("app.kubernetes.io/instance={}", target.release);
+    let started = Instant::now();
+    let mut last_report = String::new();
+    loop {
+        if interrupted.load(Ordering::SeqCst) {
+            bail!("interrupted (Ctrl-C) while the rollout was in progress");
+        }
+        let workloads = kubectl.list("deployments,statefulsets", Some(&selector))?;
+        let rollouts = status_check::rollouts(&workloads);
+        let pods = kubectl.list("pods", Some(&selector))?;
+        let events = kubectl.list("events", None).unwrap_or_else(|_| json!({"items": []}));
+        let problems = status_check::examine(&pods, &events, &target.profile);
+        if let Some(fatal) = problems.iter().find(|p| p.kind.fatal()) {
+            let logs = match (&fatal.kind, &fatal.container) {
+                (status_check::Kind::CrashLoop, Some(c)) => kubectl.logs(&fatal.pod, c, 20, true).unwrap_or_default(),
+                _ => String::new(),
+            };
+            let logs = if logs.trim().is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "\n  its last lines:\n    | {}",
+                    logs.trim_end().replace('\n', "\n    | ")
+                )
+            };
+            bail!("the rollout cannot succeed: {fatal}{logs}");
+        }
+        let report: Vec<String> = rollouts
+            .iter()
+            .map(|r| format!("{} {}", r.workload, r.detail))
+            .collect();
+        let report = report.join(", ");
+        if report != last_report {
+            println!("[{:>5.1} s] {report}", started.elapsed().as_secs_f64());
+            last_report = report;
+        }
+        if !rollouts.is_empty() && rollouts.iter().all(|r| r.done) {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            let waiting: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            bail!(
+                "the rollout did not finish within {} s:\n  {}",
+                timeout.as_secs(),
+                if waiting.is_empty() {
+                    last_report.clone()
+                } else {
+                    waiting.join("\n  ")
+                }
+            );
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// After a failed rollout: back to the last good revision, or away with a first install.
+fn undo(helm: &Helm, target: &Target, failed: u64, timeout: &Duration) -> anyhow::Result<()> {
+    let history = helm.history(&target.release, &target.namespace)?;
+    let seconds = format!("{}s", timeout.as_secs());
+    match helm::last_good(&history, failed) {
+        Some(good) => {
+            eprintln!(
+                "rolling back {} to revision {good}, the last that was ready",
+                target.release
+            );
+            helm.rollback(
+                &target.release,
+                good,
+                &target.namespace,
+                Some(&target.context),
+                &seconds,
+            )
+            .run()
+        }
+        None => {
+            eprintln!(
+                "the first install of {} never became ready: uninstalling it",
+                target.release
+            );
+            helm.uninstall(&target.release, &target.namespace, Some(&target.context))
+                .run()
+        }
+    }
+}
+
+/// The commands a deploy would run, in order, with the chart rendered by the real `helm
+/// template` for the values it would give (so the plan is checked against the chart); nothing
+/// that changes anything runs.
+fn dry_run(args: &DeployArgs, target: &Target, helm: &Helm) -> anyhow::Result<()> {
+    let tree = crate::tools::git::TreeState::read()?;
+    let tag = tree.tag();
+    let sets = chart_sets(target, &tag, &args.set);
+    let mut plan: Vec<Command> = Vec::new();
+    if target.real.is_none() {
+        plan.push(Minikube::new(&target.profile).status_command());
+        plan.push(start_command(&target.profile, args.cni.as_deref()));
+        for addon in ADDONS {
+            plan.push(Command::new("minikube").args(["-p", &target.profile, "addons", "enable", addon]));
+        }
+    }
+    let kubectl = Kubectl::new(Some(&target.context), &target.namespace);
+    plan.push(kubectl.command(["apply", "--filename", &root().join("k8s").to_string_lossy()]));
+    if !args.skip_build {
+        let mut images = Command::new("cargo").args(["xtask", "images"]);
+        images = match &target.real {
+            Some((_, registry)) => images.args(["--push", registry.as_str()]),
+            None => images.args(["--load", "minikube", "--profile", target.profile.as_str()]),
+        };
+        plan.push(images);
+    }
+    plan.push(helm.command(["dependency", "build", &chart::chart_dir().to_string_lossy()]));
+    plan.push(helm.upgrade_install(
+        &target.release,
+        &chart::chart_dir(),
+        &target.namespace,
+        Some(&target.context),
+        &args.values,
+        &sets,
+    ));
+    plan.push(test_command(helm, target));
+    println!("# cargo xtask deploy would run, in order (then watch the rollout, and undo it on failure):");
+    for command in &plan {
+        println!("$ {command}");
+    }
+    let rendered = helm.render(
+        &chart::chart_dir(),
+        &target.release,
+        &target.namespace,
+        &args.values,
+        &sets,
+    )?;
+    let manifests = chart::manifests::Manifests::parse(&rendered)?;
+    let problems = manifests.problems();
+    if !problems.is_empty() {
+        bail!(
+            "the chart, rendered with these values, breaks our rules:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    let workloads: Vec<String> = manifests
+        .workloads()
+        .iter()
+        .filter(|w| w.kind != "Pod")
+        .map(|w| w.id.clone())
+        .collect();
+    println!(
+        "# the chart renders {} objects for images {tag}; it would watch {}",
+        manifests.objects.len(),
+        workloads.join(", ")
+    );
+    Ok(())
+}
+
+/// "10m", "90s", "1h", or a number of seconds.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("--timeout {text:?}: write it as 90s, 10m or 1h"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => bail!("--timeout {text:?}: write it as 90s, 10m or 1h"),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_read_as_helm_writes_them() {
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_duration("ten minutes").is_err());
+        assert!(parse_duration("10d").is_err());
+    }
+
+    #[test]
+    fn a_stuck_release_gets_the_right_recovery() {
+        let target = Target {
+            real: None,
+            profile: "minikube".into(),
+            context: "minikube".into(),
+            namespace: "chatbot-dev".into(),
+            release: "todo-chatbot".into(),
+        };
+        let history =
+            helm::parse_history(r#"[{"revision":1,"status":"superseded"},{"revision":2,"status":"pending-upgrade"}]"#)
+                .unwrap();
+        assert!(recovery(&target, 2, &history).contains("helm rollback todo-chatbot 1 -n chatbot-dev"));
+        let first = helm::parse_history(r#"[{"revision":1,"status":"pending-install"}]"#).unwrap();
+        assert!(recovery(&target, 1, &first).contains("helm uninstall todo-chatbot -n chatbot-dev"));
+    }
+}

@@ -1,0 +1,332 @@
+//! `cargo xtask deploy` as a user runs it, against fake minikube, kubectl, helm, docker and
+//! cargo on a PATH of their own (`tests/fakes/`, in the real tools' formats and exit codes):
+//! a stopped Minikube started, a release rolled out, failures caught at once and undone, a
+//! release stuck in pending-upgrade, Helm 3 and 4, another cluster, Ctrl-C, and the dry run
+//! with the real chart rendered by the real helm.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use common::*;
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The position of the first call containing `part`, to check the order of the phases.
+fn position(fakes: &Fakes, part: &str) -> usize {
+    let calls = fakes.calls();
+    calls
+        .iter()
+        .position(|c| c.contains(part))
+        .unwrap_or_else(|| panic!("no call with {part:?} in {calls:#?}"))
+}
+
+#[test]
+fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_MINIKUBE", "stopped")
+        .set("FAKE_MINIKUBE_ADDONS", "ingress");
+    let output = fakes.xtask(&["deploy", "--timeout", "60s"]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}\n{}", stderr(&output));
+    // In order: start, the missing addon, the namespace, the images into Minikube's daemon,
+    // the chart, the release with the images' tag, then helm test.
+    let start = position(&fakes, "minikube DOCKER_HOST= -p minikube start --cpus=");
+    assert!(fakes.calls()[start].contains("--disk-size=40g"));
+    let addon = position(&fakes, "addons enable metrics-server");
+    assert!(
+        !fakes.calls().iter().any(|c| c.contains("addons enable ingress")),
+        "ingress was already on"
+    );
+    let apply = position(
+        &fakes,
+        "kubectl --context=minikube --namespace chatbot-dev apply --filename",
+    );
+    let build = position(&fakes, "docker DOCKER_HOST=tcp://192.168.49.2:2376 build");
+    let dependencies = position(&fakes, "helm dependency build");
+    let upgrade = position(&fakes, "helm upgrade --install todo-chatbot");
+    let test = position(
+        &fakes,
+        "helm test todo-chatbot --namespace chatbot-dev --kube-context minikube --logs",
+    );
+    assert!(
+        start < addon
+            && addon < apply
+            && apply < build
+            && build < dependencies
+            && dependencies < upgrade
+            && upgrade < test
+    );
+    let upgrade_call = &fakes.calls()[upgrade];
+    assert!(
+        upgrade_call.contains("--history-max 10 --kube-context minikube --set global.image.tag="),
+        "{upgrade_call}"
+    );
+    assert!(
+        !upgrade_call.contains("--wait"),
+        "Helm must not wait: the xtask watches: {upgrade_call}"
+    );
+    for phase in [
+        "doctor",
+        "cluster",
+        "addons",
+        "namespace",
+        "snapshot",
+        "images",
+        "chart",
+        "release",
+        "rollout",
+        "verify",
+        "total",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(phase)),
+            "no timing for {phase}: {text}"
+        );
+    }
+    assert!(
+        text.contains("release todo-chatbot revision 1 is ready in namespace chatbot-dev"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_image_that_cannot_be_pulled_fails_at_once_and_the_previous_revision_comes_back() {
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_PODS", "imagepull")
+        .set("FAKE_HELM_HISTORY", "superseded deployed");
+    let output = fakes.xtask(&["deploy", "--timeout", "10m"]);
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        err.contains(
+            "the rollout cannot succeed: pod todo-chatbot-backend-6d4f9c7b8-x2x9z (container backend): ImagePullBackOff"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("fix: the image is not in the cluster's runtime: cargo xtask images --load minikube"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rolling back todo-chatbot to revision 2, the last that was ready"),
+        "{err}"
+    );
+    let rollback = position(
+        &fakes,
+        "helm rollback todo-chatbot 2 --namespace chatbot-dev --wait=watcher",
+    );
+    assert!(rollback > position(&fakes, "helm upgrade --install"));
+    assert!(
+        !fakes.calls().iter().any(|c| c.starts_with("helm test")),
+        "no test of a failed release"
+    );
+    // The snapshot of what was there before.
+    let dir = err
+        .lines()
+        .find_map(|l| l.split("the snapshot of what was there before is in ").nth(1))
+        .unwrap_or_else(|| panic!("no snapshot named: {err}"));
+    for file in ["objects.json", "secret-names.json", "values.json", "history.json"] {
+        assert!(Path::new(dir.trim()).join(file).exists(), "{file} missing in {dir}");
+    }
+    let names = std::fs::read_to_string(Path::new(dir.trim()).join("secret-names.json")).unwrap();
+    assert!(
+        names.contains("todo-chatbot-auth") && !names.contains("c2VjcmV0"),
+        "no Secret data in a snapshot: {names}"
+    );
+}
+
+#[test]
+fn a_first_install_that_crash_loops_is_uninstalled_with_the_containers_last_lines() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_PODS", "crashloop");
+    let output = fakes.xtask(&["deploy"]);
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("CrashLoopBackOff: exits with code 1 (Error), restarted 5 times"),
+        "{err}"
+    );
+    assert!(
+        err.contains("| {\"level\":\"ERROR\",\"message\":\"invalid configuration: BETTER_AUTH_SECRET is not set\"}"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the first install of todo-chatbot never became ready: uninstalling it"),
+        "{err}"
+    );
+    position(
+        &fakes,
+        "helm uninstall todo-chatbot --namespace chatbot-dev --kube-context minikube",
+    );
+}
+
+#[test]
+fn helm_3_rolls_back_with_its_own_wait_flag() {
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_HELM_VERSION", "v3.18.0")
+        .set("FAKE_PODS", "imagepull")
+        .set("FAKE_HELM_HISTORY", "deployed");
+    assert!(!fakes.xtask(&["deploy"]).status.success());
+    let rollback = &fakes.calls()[position(&fakes, "helm rollback todo-chatbot 1")];
+    assert!(
+        rollback.contains(" --wait ") && !rollback.contains("--wait="),
+        "{rollback}"
+    );
+}
+
+#[test]
+fn a_release_stuck_in_pending_upgrade_is_reported_with_its_recovery_before_anything_is_built() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_HELM_HISTORY", "superseded pending-upgrade");
+    let error = failure(&fakes.xtask(&["deploy"]));
+    assert!(
+        error.contains("release todo-chatbot is stuck in pending-upgrade (revision 2)"),
+        "{error}"
+    );
+    assert!(error.contains("helm rollback todo-chatbot 1 -n chatbot-dev"), "{error}");
+    assert!(
+        !fakes
+            .calls()
+            .iter()
+            .any(|c| c.contains(" build ") || c.contains("upgrade --install")),
+        "{:#?}",
+        fakes.calls()
+    );
+}
+
+#[test]
+fn another_cluster_gets_pushed_images_and_no_minikube_step() {
+    let fakes = Fakes::new();
+    let output = fakes.xtask(&[
+        "deploy",
+        "--context",
+        "prod-eu",
+        "--registry",
+        "registry.example.com/team",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        !fakes.calls().iter().any(|c| c.starts_with("minikube")),
+        "{:#?}",
+        fakes.calls()
+    );
+    position(
+        &fakes,
+        "docker DOCKER_HOST= push registry.example.com/team/todo-backend:",
+    );
+    let upgrade = &fakes.calls()[position(&fakes, "helm upgrade --install")];
+    assert!(
+        upgrade.contains("--kube-context prod-eu")
+            && upgrade.contains("--set global.imageRegistry=registry.example.com/team"),
+        "{upgrade}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_the_rollout_stops_and_says_what_it_left() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_PODS", "unschedulable");
+    let _one_at_a_time = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = fakes
+        .command(&["deploy", "--timeout", "10m"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut signalled = false;
+    // Read on to the end after the signal: a closed pipe would fail its last words.
+    for line in BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        if !signalled
+            && line.starts_with('[')
+            && line.contains("Deployment/todo-chatbot-backend 1 of 1 updated, 0 available")
+        {
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+            signalled = true;
+        }
+    }
+    assert!(signalled, "the rollout was never watched");
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("interrupted: revision 1 of todo-chatbot is installed and its rollout was still in progress; nothing was rolled back"),
+        "{err}"
+    );
+    assert!(
+        !fakes
+            .calls()
+            .iter()
+            .any(|c| c.contains("helm rollback") || c.contains("helm uninstall"))
+    );
+}
+
+#[test]
+fn the_dry_run_prints_every_command_in_order_renders_the_real_chart_and_changes_nothing() {
+    let Some(real_helm) = ["v4.1.4", "v3.18.0"]
+        .iter()
+        .map(|v| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../.tools/helm/{v}/helm")))
+        .find(|p| p.exists())
+    else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "under CI cargo xtask test fetches Helm before these tests"
+        );
+        eprintln!("*** SKIPPED: no real helm in .tools/helm (cargo xtask test --chart-only fetches it) ***");
+        return;
+    };
+    let fakes = Fakes::new();
+    fakes.uninstall("helm");
+    std::os::unix::fs::symlink(real_helm, fakes.bin().join("helm")).unwrap();
+    let output = fakes.xtask(&["deploy", "--dry-run", "--set", "backend.replicaCount=2"]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    let commands: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("$ ")).collect();
+    let order = [
+        "minikube -p minikube status",
+        "minikube -p minikube start",
+        "addons enable ingress",
+        "apply --filename",
+        "cargo xtask images --load minikube",
+        "dependency build",
+        "upgrade --install",
+        "test todo-chatbot",
+    ];
+    let mut at = 0;
+    for part in order {
+        let found = commands[at..]
+            .iter()
+            .position(|c| c.contains(part))
+            .unwrap_or_else(|| panic!("{part} missing or out of order: {commands:#?}"));
+        at += found + 1;
+    }
+    assert!(
+        commands.iter().any(|c| c.contains("--set backend.replicaCount=2")),
+        "{commands:#?}"
+    );
+    assert!(text.contains("# the chart renders 33 objects"), "{text}");
+    assert!(
+        text.contains("it would watch Deployment/todo-chatbot-agent, Deployment/todo-chatbot-backend"),
+        "{text}"
+    );
+    // Nothing ran but helm template.
+    assert!(
+        fakes
+            .calls()
+            .iter()
+            .all(|c| !c.starts_with("minikube") && !c.starts_with("kubectl") && !c.starts_with("docker")),
+        "{:#?}",
+        fakes.calls()
+    );
+}
