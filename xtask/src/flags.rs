@@ -29,6 +29,64 @@ pub enum Command {
     Diagnose(DiagnoseArgs),
     /// Deploy to Minikube (or any cluster with --context and --registry): images, chart, rollout watched, helm test
     Deploy(DeployArgs),
+    /// Roll the release back (default: to the last revision that was ready), then helm test
+    Rollback(RollbackArgs),
+    /// The release's revisions, pods, Services, how to reach it, and kubectl top
+    Status(ReleaseArgs),
+    /// The release's logs (one component's with SERVICE), prefixed by pod
+    Logs(LogsArgs),
+    /// Remove the release and its namespace (and with --cluster the Minikube profile)
+    Teardown(TeardownArgs),
+}
+
+/// Which release, where.
+#[derive(Args, Clone)]
+pub struct ReleaseArgs {
+    /// The release's namespace
+    #[arg(long, short = 'n', default_value = "chatbot-dev")]
+    pub namespace: String,
+    /// The Helm release
+    #[arg(long, default_value = "todo-chatbot")]
+    pub release: String,
+    /// The kube context (default: the current one)
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// The revision to go back to (default: the last one that was ready before the current)
+    #[arg(long, value_name = "REV")]
+    pub to: Option<u64>,
+    /// How long the rolled-back release may take to be ready
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// Only this component (frontend, backend, agent, mcp, postgresql)
+    #[arg(value_parser = ["frontend", "backend", "agent", "mcp", "postgresql"])]
+    pub service: Option<String>,
+    /// Follow the logs until Ctrl-C
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Lines per container to start with
+    #[arg(long, default_value_t = 100)]
+    pub tail: u32,
+}
+
+#[derive(Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// Delete the Minikube cluster too (the profile named by --context, default minikube)
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Args)]

@@ -17,6 +17,7 @@ mod images;
 mod instructions;
 mod mcp_clients;
 mod node_tools;
+mod operate;
 mod project;
 mod rehearsal;
 mod static_checks;
@@ -42,5 +43,9 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Doctor(args) => doctor::run(&args),
         flags::Command::Diagnose(args) => diagnose::run(&args),
         flags::Command::Deploy(args) => deploy::run(&args),
+        flags::Command::Rollback(args) => operate::rollback(&args),
+        flags::Command::Status(args) => operate::status(&args),
+        flags::Command::Logs(args) => operate::logs(&args),
+        flags::Command::Teardown(args) => operate::teardown(&args),
     }
 }

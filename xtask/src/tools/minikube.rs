@@ -68,6 +68,10 @@ impl Minikube {
             .args(args)
     }
 
+    pub fn delete_command(&self) -> Command {
+        self.command(["delete"])
+    }
+
     pub fn status_command(&self) -> Command {
         self.command(["status", "-o", "json"])
     }
