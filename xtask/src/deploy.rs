@@ -2,7 +2,8 @@
 //!
 //! doctor → Minikube started if needed → addons → `k8s/` applied → a snapshot of the namespace
 //! and the release's values → images built and loaded (or pushed) → `helm dependency build` →
-//! `helm upgrade --install` → the rollout watched → `helm test` → the URLs and a timing per phase.
+//! `helm upgrade --install` → the rollout watched → `cargo xtask verify` (rollouts, pods, the
+//! smoke suite through port-forwards, `helm test`) → the URLs and a timing per phase.
 //!
 //! Why Helm does not wait: `--wait` (and Helm 4's `--rollback-on-failure`, Helm 3's `--atomic`)
 //! cannot fail fast (an image that is not there is waited on until the timeout), and a Helm killed
@@ -174,7 +175,19 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
             snapshot.display()
         );
     }
-    phases.run("verify", || test_command(&helm, &target).run())?;
+    phases.run("verify", || {
+        crate::verify::in_cluster(&crate::flags::VerifyArgs {
+            url: None,
+            service: Vec::new(),
+            mcp: None,
+            json: false,
+            release: crate::flags::ReleaseArgs {
+                namespace: target.namespace.clone(),
+                release: target.release.clone(),
+                context: Some(target.context.clone()),
+            },
+        })
+    })?;
     phases.print();
     println!(
         "\nrelease {} revision {revision} is ready in namespace {} (images {tag}).\nopen it: minikube -p {} service {}-frontend -n {} --url, or kubectl -n {} port-forward service/{}-frontend 3000:3000",
@@ -261,19 +274,6 @@ fn start_command(profile: &str, cni: Option<&str>) -> Command {
         Some(cni) => start.arg(format!("--cni={cni}")),
         None => start,
     }
-}
-
-/// `helm test`, with the test pod's logs.
-fn test_command(helm: &Helm, target: &Target) -> Command {
-    helm.command([
-        "test",
-        &target.release,
-        "--namespace",
-        &target.namespace,
-        "--kube-context",
-        &target.context,
-        "--logs",
-    ])
 }
 
 /// The plan's 4 CPUs and 8 GiB, or what the host can give (all but one CPU, and half its memory).
@@ -472,8 +472,13 @@ fn dry_run(args: &DeployArgs, target: &Target, helm: &Helm) -> anyhow::Result<()
         &args.values,
         &sets,
     ));
-    plan.push(test_command(helm, target));
-    println!("# cargo xtask deploy would run, in order (then watch the rollout, and undo it on failure):");
+    for (service, port) in [("frontend", 3000), ("mcp", 8001)] {
+        plan.push(kubectl.port_forward_command(&format!("{}-{service}", target.release), port));
+    }
+    plan.push(helm.test(&target.release, &target.namespace, Some(&target.context)));
+    println!(
+        "# cargo xtask deploy would run, in order (watching the rollout after upgrade --install, undoing it on failure, and running the smoke suite through the port-forwards):"
+    );
     for command in &plan {
         println!("$ {command}");
     }

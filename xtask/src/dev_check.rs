@@ -58,10 +58,11 @@ pub fn run() -> anyhow::Result<()> {
             "the page at {url} is not the UI"
         );
         crate::verify::run(&VerifyArgs {
-            url: url.clone(),
+            url: Some(url.clone()),
             service: Vec::new(),
             mcp: None,
             json: false,
+            release: Default::default(),
         })?;
         crate::browser::run(&url)
     })();

@@ -40,7 +40,7 @@ pub enum Command {
 }
 
 /// Which release, where.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Debug)]
 pub struct ReleaseArgs {
     /// The release's namespace
     #[arg(long, short = 'n', default_value = "chatbot-dev")]
@@ -219,11 +219,12 @@ pub enum Load {
     None,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct VerifyArgs {
-    /// The deployment's public URL (the frontend)
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub url: String,
+    /// A deployment's public URL (the frontend), e.g. http://127.0.0.1:3000 for cargo xtask dev.
+    /// Without it: the release in its cluster, through kubectl port-forward, then helm test
+    #[arg(long)]
+    pub url: Option<String>,
     /// Also probe /healthz and /readyz of another service, as NAME=URL (repeatable)
     #[arg(long, value_name = "NAME=URL")]
     pub service: Vec<String>,
@@ -233,6 +234,8 @@ pub struct VerifyArgs {
     /// Print the results as JSON
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub release: ReleaseArgs,
 }
 
 #[derive(Args)]
@@ -301,4 +304,14 @@ pub enum BenchTarget {
     Chat,
     /// The shipped container images: size, start to ready, idle memory, one-line rebuild
     Images,
+}
+
+impl Default for ReleaseArgs {
+    fn default() -> Self {
+        ReleaseArgs {
+            namespace: "chatbot-dev".into(),
+            release: "todo-chatbot".into(),
+            context: None,
+        }
+    }
 }

@@ -58,11 +58,9 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<()> {
     );
     helm.rollback(&r.release, to, &r.namespace, r.context.as_deref(), &args.timeout)
         .run()?;
-    let mut test = helm.command(["test", &r.release, "--namespace", &r.namespace, "--logs"]);
-    if let Some(context) = &r.context {
-        test = test.args(["--kube-context", context.as_str()]);
-    }
-    test.run().context("the rolled-back release does not pass helm test")?;
+    helm.test(&r.release, &r.namespace, r.context.as_deref())
+        .run()
+        .context("the rolled-back release does not pass helm test")?;
     println!("release {} is at revision {to} again, and passes helm test", r.release);
     Ok(())
 }

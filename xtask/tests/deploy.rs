@@ -27,10 +27,14 @@ fn position(fakes: &Fakes, part: &str) -> usize {
 
 #[test]
 fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
+    // The verify phase's port-forwards lead to real services.
+    let Some(real) = real_stack() else { return };
     let mut fakes = Fakes::new();
     fakes
         .set("FAKE_MINIKUBE", "stopped")
-        .set("FAKE_MINIKUBE_ADDONS", "ingress");
+        .set("FAKE_MINIKUBE_ADDONS", "ingress")
+        .set("FAKE_FORWARD_PORT_3000", &real.frontend.port.to_string())
+        .set("FAKE_FORWARD_PORT_8001", &real.stack.mcp.port.to_string());
     let output = fakes.xtask(&["deploy", "--timeout", "60s"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}\n{}", stderr(&output));
@@ -50,9 +54,10 @@ fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
     let build = position(&fakes, "docker DOCKER_HOST=tcp://192.168.49.2:2376 build");
     let dependencies = position(&fakes, "helm dependency build");
     let upgrade = position(&fakes, "helm upgrade --install todo-chatbot");
+    let forward = position(&fakes, "port-forward service/todo-chatbot-frontend :3000");
     let test = position(
         &fakes,
-        "helm test todo-chatbot --namespace chatbot-dev --kube-context minikube --logs",
+        "helm test todo-chatbot --namespace chatbot-dev --logs --kube-context minikube",
     );
     assert!(
         start < addon
@@ -60,7 +65,12 @@ fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
             && apply < build
             && build < dependencies
             && dependencies < upgrade
-            && upgrade < test
+            && upgrade < forward
+            && forward < test
+    );
+    assert!(
+        text.contains("16 passed, 0 failed"),
+        "the smoke suite ran through the port-forward: {text}"
     );
     let upgrade_call = &fakes.calls()[upgrade];
     assert!(
@@ -204,7 +214,11 @@ fn a_release_stuck_in_pending_upgrade_is_reported_with_its_recovery_before_anyth
 
 #[test]
 fn another_cluster_gets_pushed_images_and_no_minikube_step() {
-    let fakes = Fakes::new();
+    let Some(real) = real_stack() else { return };
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_FORWARD_PORT_3000", &real.frontend.port.to_string())
+        .set("FAKE_FORWARD_PORT_8001", &real.stack.mcp.port.to_string());
     let output = fakes.xtask(&[
         "deploy",
         "--context",

@@ -109,3 +109,94 @@ fn logs_of_one_component_and_teardown_of_release_namespace_and_cluster() {
         assert!(calls.iter().any(|c| c.contains(part)), "{part} not called: {calls:#?}");
     }
 }
+
+#[test]
+fn verify_in_the_cluster_needs_every_workload_rolled_out_and_no_pod_restarted() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_PODS", "imagepull");
+    let error = failure(&fakes.xtask(&["verify"]));
+    assert!(
+        error.contains("not rolled out:\n  Deployment/todo-chatbot-backend: 1 of 1 updated, 0 available"),
+        "{error}"
+    );
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_PODS", "restarted");
+    let error = failure(&fakes.xtask(&["verify"]));
+    assert!(
+        error.contains("pod todo-chatbot-backend-6d4f9c7b8-x2x9z: restarted 2 times"),
+        "{error}"
+    );
+    assert!(
+        !fakes.calls().iter().any(|c| c.contains("port-forward")),
+        "no smoke suite on an unhealthy release"
+    );
+}
+
+#[test]
+fn verify_runs_the_smoke_suite_through_port_forwards_and_always_stops_them() {
+    // A port nothing listens on: the forward is up, the smoke suite behind it fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_FORWARD_PORT", &closed.to_string());
+    let output = fakes.xtask(&["verify"]);
+    let error = failure(&output);
+    assert!(
+        error.contains(&format!("checks failed against http://127.0.0.1:{closed}")),
+        "{error}"
+    );
+    let calls = fakes.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c == "kubectl --namespace chatbot-dev port-forward service/todo-chatbot-frontend :3000"),
+        "{calls:#?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c == "kubectl --namespace chatbot-dev port-forward service/todo-chatbot-mcp :8001"),
+        "{calls:#?}"
+    );
+    let pids = std::fs::read_to_string(fakes.state().join("port-forward.pids")).unwrap();
+    assert_eq!(pids.lines().count(), 2, "{pids}");
+    for pid in pids.lines() {
+        let pid = nix::unistd::Pid::from_raw(pid.trim().parse().unwrap());
+        assert!(
+            nix::sys::signal::kill(pid, None).is_err(),
+            "kubectl port-forward {pid} was left running"
+        );
+    }
+
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_FORWARD_FAIL", "1");
+    let error = failure(&fakes.xtask(&["verify"]));
+    assert!(
+        error.contains("kubectl port-forward to service/todo-chatbot-frontend failed: error: unable to forward port because pod is not running"),
+        "{error}"
+    );
+}
+
+#[test]
+fn verify_in_the_cluster_passes_against_real_services_behind_the_port_forwards() {
+    let Some(real) = real_stack() else { return };
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_FORWARD_PORT_3000", &real.frontend.port.to_string())
+        .set("FAKE_FORWARD_PORT_8001", &real.stack.mcp.port.to_string());
+    let output = fakes.xtask(&["verify"]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(text.contains("16 passed, 0 failed"), "{text}");
+    assert!(text.contains("MCP tools/list (with the user's token)"), "{text}");
+    assert!(text.contains("release todo-chatbot verified"), "{text}");
+    assert!(
+        fakes
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("helm test todo-chatbot --namespace chatbot-dev --logs"))
+    );
+}

@@ -644,10 +644,11 @@ fn exercise(running: &mut Running, plan: &Plan, manifests: &Manifests) -> anyhow
         .find_map(|s| manifests.secret_value(s["metadata"]["name"].as_str()?, "BETTER_AUTH_SECRET"));
     crate::verify::run_with_secret(
         &crate::flags::VerifyArgs {
-            url: url.clone(),
+            url: Some(url.clone()),
             service: Vec::new(),
             mcp: Some(mcp),
             json: false,
+            release: Default::default(),
         },
         secret.as_deref(),
     )?;

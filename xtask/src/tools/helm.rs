@@ -207,6 +207,15 @@ impl Helm {
         command
     }
 
+    /// `helm test`, with the test pod's logs.
+    pub fn test(&self, release: &str, namespace: &str, context: Option<&str>) -> Command {
+        let mut command = self.command(["test", release, "--namespace", namespace, "--logs"]);
+        if let Some(context) = context {
+            command = command.args(["--kube-context", context]);
+        }
+        command
+    }
+
     pub fn uninstall(&self, release: &str, namespace: &str, context: Option<&str>) -> Command {
         let mut command = self.command(["uninstall", release, "--namespace", namespace]);
         if let Some(context) = context {

@@ -7,3 +7,4 @@ pub mod git;
 pub mod helm;
 pub mod kubectl;
 pub mod minikube;
+pub mod port_forward;

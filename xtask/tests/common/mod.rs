@@ -142,3 +142,45 @@ pub fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
+
+/// The real backend, MCP server, agent and frontend on a fresh SQLite database, for the fakes'
+/// port-forwards to lead to; `None` (after a loud skip) when they are not built, which under CI
+/// is a failure (`cargo xtask test` builds them before these tests).
+pub struct RealStack {
+    pub stack: todo_e2e::Stack,
+    pub frontend: todo_e2e::Service,
+    _data: tempfile::TempDir,
+}
+
+pub fn real_stack() -> Option<RealStack> {
+    let exe = std::env::current_exe().unwrap();
+    let bins = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    let built = ["todo-backend", "todo-mcp", "todo-agent", "todo-frontend"]
+        .iter()
+        .all(|b| bins.join(b).exists());
+    if !built {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "the services are not built in {}",
+            bins.display()
+        );
+        eprintln!(
+            "*** SKIPPED: the services are not built in {} (cargo xtask test builds them) ***",
+            bins.display()
+        );
+        return None;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", data.path().join("todo.db").display());
+    let stack = todo_e2e::Stack::start(&database_url);
+    let frontend = todo_e2e::Service::start(
+        "todo-frontend",
+        todo_e2e::free_port(),
+        &[("BACKEND_URL", format!("http://127.0.0.1:{}", stack.backend.port))],
+    );
+    Some(RealStack {
+        stack,
+        frontend,
+        _data: data,
+    })
+}
