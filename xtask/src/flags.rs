@@ -37,6 +37,23 @@ pub enum Command {
     Logs(LogsArgs),
     /// Remove the release and its namespace (and with --cluster the Minikube profile)
     Teardown(TeardownArgs),
+    /// Set a component's replica count in the release's values (kept by the next deploy)
+    Scale(ScaleArgs),
+}
+
+#[derive(Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// The component
+    #[arg(value_parser = ["frontend", "backend", "agent", "mcp"])]
+    pub service: String,
+    /// How many replicas
+    #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub replicas: u32,
+    /// Print the command, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Which release, where.

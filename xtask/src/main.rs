@@ -47,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Status(args) => operate::status(&args),
         flags::Command::Logs(args) => operate::logs(&args),
         flags::Command::Teardown(args) => operate::teardown(&args),
+        flags::Command::Scale(args) => operate::scale(&args),
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-use crate::flags::{LogsArgs, ReleaseArgs, RollbackArgs, TeardownArgs};
+use crate::flags::{LogsArgs, ReleaseArgs, RollbackArgs, ScaleArgs, TeardownArgs};
 use crate::tools::helm::{self, Helm};
 use crate::tools::kubectl::Kubectl;
 use crate::tools::minikube::Minikube;
@@ -193,6 +193,64 @@ pub fn teardown(args: &TeardownArgs) -> anyhow::Result<()> {
         r.release,
         r.namespace,
         if args.cluster { ", the Minikube cluster" } else { "" }
+    );
+    Ok(())
+}
+
+/// `scale SERVICE N`: through the release's values (`--reset-then-reuse-values --set SERVICE.replicaCount=N`),
+/// so the next deploy, which reuses them, keeps the count; refused while an autoscaler owns it.
+pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
+    let r = &args.release;
+    let helm = helm()?;
+    if helm.history(&r.release, &r.namespace)?.is_empty() {
+        bail!(
+            "release {} does not exist in namespace {}: deploy it first",
+            r.release,
+            r.namespace
+        );
+    }
+    let mut get = helm.command([
+        "get",
+        "values",
+        &r.release,
+        "--namespace",
+        &r.namespace,
+        "--all",
+        "--output",
+        "json",
+    ]);
+    if let Some(context) = &r.context {
+        get = get.args(["--kube-context", context.as_str()]);
+    }
+    let values: Value = serde_json::from_str(&get.read()?).context("`helm get values -o json` printed no JSON")?;
+    let service = &args.service;
+    if values[service]["autoscaling"]["enabled"] == true {
+        bail!(
+            "an autoscaler owns {service}'s replica count ({service}.autoscaling.enabled=true): change {service}.autoscaling.minReplicas and maxReplicas instead (cargo xtask deploy --set ...)"
+        );
+    }
+    let chart = crate::chart::chart_dir();
+    let mut upgrade = helm.command([
+        "upgrade".to_string(),
+        r.release.clone(),
+        chart.to_string_lossy().into_owned(),
+        "--namespace".to_string(),
+        r.namespace.clone(),
+        "--reset-then-reuse-values".to_string(),
+        "--set".to_string(),
+        format!("{service}.replicaCount={}", args.replicas),
+    ]);
+    if let Some(context) = &r.context {
+        upgrade = upgrade.args(["--kube-context", context.as_str()]);
+    }
+    if args.dry_run {
+        println!("$ {upgrade}");
+        return Ok(());
+    }
+    upgrade.run()?;
+    println!(
+        "{service}: {} replicas requested; the release's values keep the count for the next deploy",
+        args.replicas
     );
     Ok(())
 }

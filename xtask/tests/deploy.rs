@@ -74,7 +74,8 @@ fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
     );
     let upgrade_call = &fakes.calls()[upgrade];
     assert!(
-        upgrade_call.contains("--history-max 10 --kube-context minikube --set global.image.tag="),
+        upgrade_call
+            .contains("--history-max 10 --reset-then-reuse-values --kube-context minikube --set global.image.tag="),
         "{upgrade_call}"
     );
     assert!(

@@ -200,3 +200,37 @@ fn verify_in_the_cluster_passes_against_real_services_behind_the_port_forwards()
             .any(|c| c.starts_with("helm test todo-chatbot --namespace chatbot-dev --logs"))
     );
 }
+
+#[test]
+fn scale_goes_through_the_releases_values_and_is_refused_while_an_autoscaler_owns_the_count() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_HELM_HISTORY", "deployed");
+    let output = fakes.xtask(&["scale", "backend", "3"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let upgrade = fakes
+        .calls()
+        .into_iter()
+        .find(|c| c.starts_with("helm upgrade todo-chatbot"))
+        .expect("an upgrade");
+    assert!(
+        upgrade.contains("--reset-then-reuse-values --set backend.replicaCount=3"),
+        "{upgrade}"
+    );
+
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_HELM_HISTORY", "deployed").set(
+        "FAKE_HELM_VALUES",
+        r#"{"mcp":{"autoscaling":{"enabled":true,"minReplicas":2}}}"#,
+    );
+    let error = failure(&fakes.xtask(&["scale", "mcp", "4"]));
+    assert!(
+        error.contains("an autoscaler owns mcp's replica count (mcp.autoscaling.enabled=true)"),
+        "{error}"
+    );
+    assert!(!fakes.calls().iter().any(|c| c.starts_with("helm upgrade")));
+    let error = failure(&fakes.xtask(&["scale", "mcp", "-1"]));
+    assert!(
+        error.contains("unexpected argument '-1'") || error.contains("invalid value"),
+        "{error}"
+    );
+}

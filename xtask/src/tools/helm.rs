@@ -165,6 +165,9 @@ impl Helm {
             namespace,
             "--history-max",
             "10",
+            // The chart's defaults, then the release's values (a `scale`, an earlier --set), then
+            // these: what the user set once is kept.
+            "--reset-then-reuse-values",
         ]);
         if let Some(context) = context {
             command = command.args(["--kube-context", context]);
