@@ -33,8 +33,8 @@ fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
     fakes
         .set("FAKE_MINIKUBE", "stopped")
         .set("FAKE_MINIKUBE_ADDONS", "ingress")
-        .set("FAKE_FORWARD_PORT_3000", &real.frontend.port.to_string())
-        .set("FAKE_FORWARD_PORT_8001", &real.stack.mcp.port.to_string());
+        .set("FAKE_FORWARD_PORT_3000", &real.frontend_port.to_string())
+        .set("FAKE_FORWARD_PORT_8001", &real.mcp_port.to_string());
     let output = fakes.xtask(&["deploy", "--timeout", "60s"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}\n{}", stderr(&output));
@@ -218,8 +218,8 @@ fn another_cluster_gets_pushed_images_and_no_minikube_step() {
     let Some(real) = real_stack() else { return };
     let mut fakes = Fakes::new();
     fakes
-        .set("FAKE_FORWARD_PORT_3000", &real.frontend.port.to_string())
-        .set("FAKE_FORWARD_PORT_8001", &real.stack.mcp.port.to_string());
+        .set("FAKE_FORWARD_PORT_3000", &real.frontend_port.to_string())
+        .set("FAKE_FORWARD_PORT_8001", &real.mcp_port.to_string());
     let output = fakes.xtask(&[
         "deploy",
         "--context",

@@ -185,8 +185,8 @@ fn verify_in_the_cluster_passes_against_real_services_behind_the_port_forwards()
     let Some(real) = real_stack() else { return };
     let mut fakes = Fakes::new();
     fakes
-        .set("FAKE_FORWARD_PORT_3000", &real.frontend.port.to_string())
-        .set("FAKE_FORWARD_PORT_8001", &real.stack.mcp.port.to_string());
+        .set("FAKE_FORWARD_PORT_3000", &real.frontend_port.to_string())
+        .set("FAKE_FORWARD_PORT_8001", &real.mcp_port.to_string());
     let output = fakes.xtask(&["verify"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));

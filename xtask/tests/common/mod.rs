@@ -145,20 +145,29 @@ pub fn json(output: &Output) -> Value {
 
 /// The real backend, MCP server, agent and frontend on a fresh SQLite database, for the fakes'
 /// port-forwards to lead to; `None` (after a loud skip) when they are not built, which under CI
-/// is a failure (`cargo xtask test` builds them before these tests).
+/// is a failure (`cargo xtask test` builds them before these tests). Only xtask's own
+/// dependencies are used here: a dev-dependency that changed their features would make `cargo
+/// test -p xtask` rebuild the very xtask binary that `cargo xtask test` is running.
 pub struct RealStack {
-    pub stack: todo_e2e::Stack,
-    pub frontend: todo_e2e::Service,
+    children: Vec<std::process::Child>,
+    pub frontend_port: u16,
+    pub mcp_port: u16,
     _data: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn real_stack() -> Option<RealStack> {
     let exe = std::env::current_exe().unwrap();
     let bins = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let built = ["todo-backend", "todo-mcp", "todo-agent", "todo-frontend"]
-        .iter()
-        .all(|b| bins.join(b).exists());
-    if !built {
+    let names = ["todo-mcp", "todo-agent", "todo-backend", "todo-frontend"];
+    if !names.iter().all(|b| bins.join(b).exists()) {
         assert!(
             std::env::var("CI").map_or(true, |v| v != "true"),
             "the services are not built in {}",
@@ -171,16 +180,63 @@ pub fn real_stack() -> Option<RealStack> {
         return None;
     }
     let data = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite:{}", data.path().join("todo.db").display());
-    let stack = todo_e2e::Stack::start(&database_url);
-    let frontend = todo_e2e::Service::start(
-        "todo-frontend",
-        todo_e2e::free_port(),
-        &[("BACKEND_URL", format!("http://127.0.0.1:{}", stack.backend.port))],
-    );
-    Some(RealStack {
-        stack,
-        frontend,
+    let database = format!("sqlite:{}", data.path().join("todo.db").display());
+    let [mcp, agent, backend, frontend] = [free_port(), free_port(), free_port(), free_port()];
+    let mut stack = RealStack {
+        children: Vec::new(),
+        frontend_port: frontend,
+        mcp_port: mcp,
         _data: data,
-    })
+    };
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    for (name, port, extra) in [
+        ("todo-mcp", mcp, vec![("DATABASE_URL", database.clone())]),
+        (
+            "todo-agent",
+            agent,
+            vec![
+                ("MCP_URL", format!("{}/mcp", url(mcp))),
+                ("LLM_PROVIDER", "offline".to_string()),
+            ],
+        ),
+        (
+            "todo-backend",
+            backend,
+            vec![("DATABASE_URL", database.clone()), ("AGENT_URL", url(agent))],
+        ),
+        ("todo-frontend", frontend, vec![("BACKEND_URL", url(backend))]),
+    ] {
+        let child = Command::new(bins.join(name))
+            .env_clear()
+            .env("PORT", port.to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("BETTER_AUTH_SECRET", "xtask-tests-secret-that-is-long-enough")
+            .env("RUST_LOG", "warn")
+            .envs(extra)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        stack.children.push(child);
+        let started = std::time::Instant::now();
+        while ureq::get(&format!("{}/readyz", url(port))).call().is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{name} was not ready within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    Some(stack)
+}
+
+impl Drop for RealStack {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = child.wait();
+        }
+    }
 }
