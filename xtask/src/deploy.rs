@@ -44,25 +44,39 @@ struct Phases {
 
 impl Phases {
     fn run<T>(&mut self, name: &'static str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
-        println!("\n==> {name}");
+        eprintln!("\n==> {name}");
         let started = Instant::now();
         let outcome = f();
         let took = started.elapsed();
         self.done.push((name, took));
         match &outcome {
-            Ok(_) => println!("--- {name}: {:.1} s", took.as_secs_f64()),
-            Err(_) => println!("--- {name}: FAILED after {:.1} s", took.as_secs_f64()),
+            Ok(_) => eprintln!("--- {name}: {:.1} s", took.as_secs_f64()),
+            Err(_) => eprintln!("--- {name}: FAILED after {:.1} s", took.as_secs_f64()),
         }
         outcome.with_context(|| format!("deploy failed in the {name} phase"))
     }
 
-    fn print(&self) {
-        println!("\nphase            seconds");
-        for (name, took) in &self.done {
-            println!("{name:<16} {:>7.1}", took.as_secs_f64());
-        }
+    /// The timings: a table on stdout, the result of the command (on stderr after a failure,
+    /// whose error is the result then).
+    fn print(&self, to_stdout: bool) {
         let total: Duration = self.done.iter().map(|(_, t)| *t).sum();
-        println!("{:<16} {:>7.1}", "total", total.as_secs_f64());
+        let mut table = String::from("\nphase            seconds\n");
+        for (name, took) in self.done.iter().chain([("total", total)].iter()) {
+            table.push_str(&format!("{name:<16} {:>7.1}\n", took.as_secs_f64()));
+        }
+        if to_stdout {
+            print!("{table}");
+        } else {
+            eprint!("{table}");
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let total: Duration = self.done.iter().map(|(_, t)| *t).sum();
+        json!({
+            "phases": self.done.iter().map(|(name, took)| json!({"phase": name, "seconds": took.as_secs_f64()})).collect::<Vec<_>>(),
+            "total_seconds": total.as_secs_f64(),
+        })
     }
 }
 
@@ -169,7 +183,7 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
         }
         eprintln!("\n{e:#}");
         undo(&helm, &target, revision, &timeout)?;
-        phases.print();
+        phases.print(false);
         bail!(
             "deploy failed and was undone; the snapshot of what was there before is in {}",
             snapshot.display()
@@ -186,19 +200,28 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
                 release: target.release.clone(),
                 context: Some(target.context.clone()),
             },
+            quiet_stdout: true,
         })
     })?;
-    phases.print();
-    println!(
-        "\nrelease {} revision {revision} is ready in namespace {} (images {tag}).\nopen it: minikube -p {} service {}-frontend -n {} --url, or kubectl -n {} port-forward service/{}-frontend 3000:3000",
-        target.release,
-        target.namespace,
-        target.profile,
-        target.release,
-        target.namespace,
-        target.namespace,
-        target.release
+    let open = format!(
+        "minikube -p {} service {}-frontend -n {} --url, or kubectl -n {} port-forward service/{}-frontend 3000:3000",
+        target.profile, target.release, target.namespace, target.namespace, target.release
     );
+    if args.json {
+        let mut report = phases.json();
+        report["release"] = json!(target.release);
+        report["revision"] = json!(revision);
+        report["namespace"] = json!(target.namespace);
+        report["images_tag"] = json!(tag);
+        report["open"] = json!(open);
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        phases.print(true);
+        println!(
+            "\nrelease {} revision {revision} is ready in namespace {} (images {tag}).\nopen it: {open}",
+            target.release, target.namespace
+        );
+    }
     Ok(())
 }
 
@@ -218,6 +241,7 @@ fn images_args(target: &Target) -> ImagesArgs {
         allow_dirty: true,
         dry_run: false,
         json: false,
+        report_to_stderr: true,
     }
 }
 
@@ -246,7 +270,7 @@ fn recovery(target: &Target, revision: u64, history: &[helm::Revision]) -> Strin
 fn start_minikube(cluster: &Minikube, cni: Option<&str>) -> anyhow::Result<()> {
     match cluster.status()? {
         ClusterState::Running => {
-            println!("minikube profile {} is running", cluster.profile);
+            eprintln!("minikube profile {} is running", cluster.profile);
             Ok(())
         }
         ClusterState::Paused => Command::new("minikube").args(["-p", &cluster.profile, "unpause"]).run(),
@@ -296,7 +320,7 @@ fn enable_addons(cluster: &Minikube) -> anyhow::Result<()> {
     let enabled = cluster.addons()?;
     for addon in ADDONS {
         if enabled.get(addon).copied().unwrap_or(false) {
-            println!("addon {addon}: enabled");
+            eprintln!("addon {addon}: enabled");
         } else {
             Command::new("minikube")
                 .args(["-p", &cluster.profile, "addons", "enable", addon])
@@ -346,7 +370,7 @@ fn snapshot(helm: &Helm, kubectl: &Kubectl, target: &Target) -> anyhow::Result<P
         .map(|r| json!({"revision": r.revision, "status": r.status}))
         .collect();
     fs::write(dir.join("history.json"), serde_json::to_string_pretty(&revisions)?)?;
-    println!("snapshot: {}", dir.display());
+    eprintln!("snapshot: {}", dir.display());
     Ok(dir)
 }
 
@@ -386,7 +410,7 @@ fn watch(kubectl: &Kubectl, target: &Target, timeout: Duration, interrupted: &At
             .collect();
         let report = report.join(", ");
         if report != last_report {
-            println!("[{:>5.1} s] {report}", started.elapsed().as_secs_f64());
+            eprintln!("[{:>5.1} s] {report}", started.elapsed().as_secs_f64());
             last_report = report;
         }
         if !rollouts.is_empty() && rollouts.iter().all(|r| r.done) {

@@ -63,6 +63,7 @@ pub fn run() -> anyhow::Result<()> {
             mcp: None,
             json: false,
             release: Default::default(),
+            quiet_stdout: false,
         })?;
         crate::browser::run(&url)
     })();

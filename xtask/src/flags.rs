@@ -32,7 +32,7 @@ pub enum Command {
     /// Roll the release back (default: to the last revision that was ready), then helm test
     Rollback(RollbackArgs),
     /// The release's revisions, pods, Services, how to reach it, and kubectl top
-    Status(ReleaseArgs),
+    Status(StatusArgs),
     /// The release's logs (one component's with SERVICE), prefixed by pod
     Logs(LogsArgs),
     /// Remove the release and its namespace (and with --cluster the Minikube profile)
@@ -71,6 +71,15 @@ pub struct ReleaseArgs {
 }
 
 #[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// Print it as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct RollbackArgs {
     #[command(flatten)]
     pub release: ReleaseArgs,
@@ -80,6 +89,9 @@ pub struct RollbackArgs {
     /// How long the rolled-back release may take to be ready
     #[arg(long, default_value = "5m")]
     pub timeout: String,
+    /// Print the commands it would run (after reading the history), change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args)]
@@ -104,6 +116,9 @@ pub struct TeardownArgs {
     /// Delete the Minikube cluster too (the profile named by --context, default minikube)
     #[arg(long)]
     pub cluster: bool,
+    /// Print the commands it would run, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args)]
@@ -141,6 +156,9 @@ pub struct DeployArgs {
     /// Print the commands it would run, in order, and render the chart; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the result (revision, tag, the time of each phase) as JSON; progress goes to stderr
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -210,6 +228,9 @@ pub struct ImagesArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+    /// The report on stderr (set by deploy, which keeps stdout for its own result)
+    #[arg(skip)]
+    pub report_to_stderr: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -253,6 +274,9 @@ pub struct VerifyArgs {
     pub json: bool,
     #[command(flatten)]
     pub release: ReleaseArgs,
+    /// Everything on stderr (set by commands that keep stdout for their own result)
+    #[arg(skip)]
+    pub quiet_stdout: bool,
 }
 
 #[derive(Args)]

@@ -261,7 +261,7 @@ pub fn build_and_ship(args: &ImagesArgs) -> anyhow::Result<String> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.json)?);
     } else {
-        report.print();
+        report.print(args.report_to_stderr);
     }
     Ok(request.tag())
 }
@@ -752,7 +752,15 @@ impl Report {
         Ok(Report { rows, summary, json })
     }
 
-    fn print(&self) {
+    /// The table on stdout, or on stderr when another command (deploy) keeps stdout for its own.
+    fn print(&self, to_stderr: bool) {
+        let out = |text: String| {
+            if to_stderr {
+                eprintln!("{text}");
+            } else {
+                println!("{text}");
+            }
+        };
         let header = ["image", "tag", "size MB", "compressed MB", "build s"];
         let width = |i: usize| {
             self.rows
@@ -764,7 +772,7 @@ impl Report {
         };
         let widths: Vec<usize> = (0..5).map(width).collect();
         let line = |cells: [&str; 5]| {
-            println!(
+            out(format!(
                 "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {:>w4$}",
                 cells[0],
                 cells[1],
@@ -776,13 +784,13 @@ impl Report {
                 w2 = widths[2],
                 w3 = widths[3],
                 w4 = widths[4]
-            );
+            ));
         };
         line(header);
         for row in &self.rows {
             line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
         }
-        println!("\n{}", self.summary);
+        out(format!("\n{}", self.summary));
     }
 }
 

@@ -2,9 +2,9 @@
 //! calls of the typed wrappers; what they print is read from the tools' JSON, never scraped.
 
 use anyhow::{Context as _, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::flags::{LogsArgs, ReleaseArgs, RollbackArgs, ScaleArgs, TeardownArgs};
+use crate::flags::{LogsArgs, ReleaseArgs, RollbackArgs, ScaleArgs, StatusArgs, TeardownArgs};
 use crate::tools::helm::{self, Helm};
 use crate::tools::kubectl::Kubectl;
 use crate::tools::minikube::Minikube;
@@ -52,88 +52,147 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<()> {
             )
         })?,
     };
+    let rollback = helm.rollback(&r.release, to, &r.namespace, r.context.as_deref(), &args.timeout);
+    let test = helm.test(&r.release, &r.namespace, r.context.as_deref());
+    if args.dry_run {
+        println!(
+            "# from revision {} ({}) to {to}:\n$ {rollback}\n$ {test}",
+            current.revision, current.status
+        );
+        return Ok(());
+    }
     println!(
         "rolling {} back from revision {} ({}) to {to}",
         r.release, current.revision, current.status
     );
-    helm.rollback(&r.release, to, &r.namespace, r.context.as_deref(), &args.timeout)
-        .run()?;
-    helm.test(&r.release, &r.namespace, r.context.as_deref())
-        .run()
-        .context("the rolled-back release does not pass helm test")?;
+    rollback.run()?;
+    test.run().context("the rolled-back release does not pass helm test")?;
     println!("release {} is at revision {to} again, and passes helm test", r.release);
     Ok(())
 }
 
 /// `status`: the release's revisions, pods, Services and how to reach it; `kubectl top` when
-/// metrics are served.
-pub fn status(args: &ReleaseArgs) -> anyhow::Result<()> {
+/// metrics are served. `--json` prints the same as one object.
+pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
+    let r = &args.release;
     let helm = helm()?;
-    let history = helm.history(&args.release, &args.namespace)?;
+    let history = helm.history(&r.release, &r.namespace)?;
     if history.is_empty() {
         bail!(
             "release {} does not exist in namespace {}: deploy it with cargo xtask deploy",
-            args.release,
-            args.namespace
+            r.release,
+            r.namespace
         );
     }
-    println!("release {} in namespace {}", args.release, args.namespace);
+    let kubectl = kubectl(r);
+    let pods: Vec<Value> = kubectl.list("pods", Some(&selector(r)))?["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|pod| {
+            let statuses: Vec<&Value> = pod["status"]["containerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .collect();
+            json!({
+                "name": pod["metadata"]["name"],
+                "phase": pod["status"]["phase"],
+                "ready": statuses.iter().filter(|s| s["ready"] == true).count(),
+                "containers": statuses.len(),
+                "restarts": statuses.iter().filter_map(|s| s["restartCount"].as_u64()).sum::<u64>(),
+            })
+        })
+        .collect();
+    let services: Vec<Value> = kubectl.list("services", Some(&selector(r)))?["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            json!({
+                "name": s["metadata"]["name"],
+                "type": s["spec"]["type"],
+                "ports": s["spec"]["ports"].as_array().into_iter().flatten()
+                    .map(|p| json!({"port": p["port"], "nodePort": p["nodePort"]}))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let top = kubectl
+        .command(["top", "pods", "--selector", &selector(r)])
+        .output()
+        .ok()
+        .filter(|o| o.success())
+        .map(|o| o.stdout.trim_end().to_string());
+    let exposed = services
+        .iter()
+        .find(|s| {
+            s["ports"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["nodePort"].is_u64()))
+        })
+        .and_then(|s| s["name"].as_str().map(str::to_string));
+    let open = exposed.map(|service| {
+        format!(
+            "minikube service {service} -n {ns} --url, or kubectl -n {ns} port-forward service/{service} 3000:3000",
+            ns = r.namespace
+        )
+    });
+    if args.json {
+        let report = json!({
+            "release": r.release,
+            "namespace": r.namespace,
+            "revisions": history.iter().map(|h| json!({"revision": h.revision, "status": h.status, "description": h.description})).collect::<Vec<_>>(),
+            "pods": pods,
+            "services": services,
+            "open": open,
+            "top": top,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("release {} in namespace {}", r.release, r.namespace);
     for revision in history.iter().rev().take(5) {
         println!(
             "  revision {:>3}  {:<16} {}",
             revision.revision, revision.status, revision.description
         );
     }
-    let kubectl = kubectl(args);
-    let pods = kubectl.list("pods", Some(&selector(args)))?;
     println!("\npods");
-    for pod in pods["items"].as_array().into_iter().flatten() {
-        let statuses: Vec<&Value> = pod["status"]["containerStatuses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .collect();
-        let ready = statuses.iter().filter(|s| s["ready"] == true).count();
-        let restarts: u64 = statuses.iter().filter_map(|s| s["restartCount"].as_u64()).sum();
+    for pod in &pods {
         println!(
-            "  {:<48} {:<10} ready {ready}/{}  restarts {restarts}",
-            pod["metadata"]["name"].as_str().unwrap_or("?"),
-            pod["status"]["phase"].as_str().unwrap_or("?"),
-            statuses.len()
+            "  {:<48} {:<10} ready {}/{}  restarts {}",
+            pod["name"].as_str().unwrap_or("?"),
+            pod["phase"].as_str().unwrap_or("?"),
+            pod["ready"],
+            pod["containers"],
+            pod["restarts"]
         );
     }
-    let services = kubectl.list("services", Some(&selector(args)))?;
     println!("\nservices");
-    let mut node_port = None;
-    for service in services["items"].as_array().into_iter().flatten() {
-        let name = service["metadata"]["name"].as_str().unwrap_or("?");
-        let ports: Vec<String> = service["spec"]["ports"]
+    for service in &services {
+        let ports: Vec<String> = service["ports"]
             .as_array()
             .into_iter()
             .flatten()
             .map(|p| match p["nodePort"].as_u64() {
-                Some(node) => {
-                    node_port = Some((name.to_string(), node));
-                    format!("{}→{node}", p["port"])
-                }
+                Some(node) => format!("{}→{node}", p["port"]),
                 None => p["port"].to_string(),
             })
             .collect();
         println!(
-            "  {name:<32} {:<10} {}",
-            service["spec"]["type"].as_str().unwrap_or("?"),
+            "  {:<32} {:<10} {}",
+            service["name"].as_str().unwrap_or("?"),
+            service["type"].as_str().unwrap_or("?"),
             ports.join(", ")
         );
     }
-    if let Some((service, _)) = &node_port {
-        println!(
-            "\nopen it: minikube service {service} -n {} --url, or kubectl -n {} port-forward service/{service} 3000:3000",
-            args.namespace, args.namespace
-        );
+    if let Some(open) = &open {
+        println!("\nopen it: {open}");
     }
-    match kubectl.command(["top", "pods", "--selector", &selector(args)]).output() {
-        Ok(top) if top.success() => println!("\nresources (kubectl top)\n{}", top.stdout.trim_end()),
-        _ => {
+    match &top {
+        Some(top) => println!("\nresources (kubectl top)\n{top}"),
+        None => {
             println!("\nresources: kubectl top needs the metrics-server addon (minikube addons enable metrics-server)")
         }
     }
@@ -174,26 +233,34 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<()> {
 pub fn teardown(args: &TeardownArgs) -> anyhow::Result<()> {
     let r = &args.release;
     let helm = helm()?;
-    if helm.history(&r.release, &r.namespace)?.is_empty() {
-        println!("release {} is not installed in namespace {}", r.release, r.namespace);
+    let installed = !helm.history(&r.release, &r.namespace)?.is_empty();
+    let mut plan = Vec::new();
+    if installed {
+        plan.push(helm.uninstall(&r.release, &r.namespace, r.context.as_deref()));
     } else {
-        helm.uninstall(&r.release, &r.namespace, r.context.as_deref()).run()?;
+        println!("release {} is not installed in namespace {}", r.release, r.namespace);
     }
     // Deleting the namespace takes what the release kept on purpose (the database's Secret) and
     // its volume claims.
-    kubectl(r)
-        .command(["delete", "namespace", &r.namespace, "--ignore-not-found", "--wait=true"])
-        .run()?;
+    plan.push(kubectl(r).command(["delete", "namespace", &r.namespace, "--ignore-not-found", "--wait=true"]));
     if args.cluster {
-        let profile = r.context.as_deref().unwrap_or("minikube");
-        Minikube::new(profile).delete_command().run()?;
+        plan.push(Minikube::new(r.context.as_deref().unwrap_or("minikube")).delete_command());
     }
-    println!(
-        "torn down: release {}, namespace {}{}",
-        r.release,
-        r.namespace,
-        if args.cluster { ", the Minikube cluster" } else { "" }
-    );
+    for command in &plan {
+        if args.dry_run {
+            println!("$ {command}");
+        } else {
+            command.run()?;
+        }
+    }
+    if !args.dry_run {
+        println!(
+            "torn down: release {}, namespace {}{}",
+            r.release,
+            r.namespace,
+            if args.cluster { ", the Minikube cluster" } else { "" }
+        );
+    }
     Ok(())
 }
 

@@ -25,6 +25,14 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
 /// The release in its cluster: rolled out, healthy, the smoke suite through port-forwards, then
 /// `helm test`.
 pub fn in_cluster(args: &VerifyArgs) -> anyhow::Result<()> {
+    // Progress goes to stderr when another command (deploy) keeps stdout for its result.
+    let say = |line: String| {
+        if args.quiet_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     let r = &args.release;
     let kubectl = Kubectl::new(r.context.as_deref(), &r.namespace);
     let selector = format!("app.kubernetes.io/instance={}", r.release);
@@ -42,14 +50,14 @@ pub fn in_cluster(args: &VerifyArgs) -> anyhow::Result<()> {
         .map(|w| format!("{}: {}", w.workload, w.detail))
         .collect();
     ensure!(unfinished.is_empty(), "not rolled out:\n  {}", unfinished.join("\n  "));
-    println!(
+    say(format!(
         "rolled out: {}",
         rollouts
             .iter()
             .map(|w| w.workload.as_str())
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    ));
 
     let pods = kubectl.list("pods", Some(&selector))?;
     let events = kubectl
@@ -85,10 +93,10 @@ pub fn in_cluster(args: &VerifyArgs) -> anyhow::Result<()> {
     }
     wrong.dedup();
     ensure!(wrong.is_empty(), "pods not healthy:\n  {}", wrong.join("\n  "));
-    println!(
+    say(format!(
         "{} pods Running and Ready, none restarted",
         pods["items"].as_array().map_or(0, Vec::len)
-    );
+    ));
 
     let frontend = kubectl.port_forward(&format!("{}-frontend", r.release), 3000)?;
     let mcp = kubectl.port_forward(&format!("{}-mcp", r.release), 8001)?;
@@ -106,10 +114,10 @@ pub fn in_cluster(args: &VerifyArgs) -> anyhow::Result<()> {
     helm.test(&r.release, &r.namespace, r.context.as_deref())
         .run()
         .context("helm test failed")?;
-    println!(
+    say(format!(
         "release {} verified: rolled out, healthy, the smoke suite through port-forwards, helm test",
         r.release
-    );
+    ));
     Ok(())
 }
 
@@ -131,6 +139,9 @@ pub fn run_with_secret(args: &VerifyArgs, secret: Option<&str>) -> anyhow::Resul
     let report = todo_smoke::run(&target);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else if args.quiet_stdout {
+        // Inside another command (deploy) whose stdout is its own result.
+        eprint!("{}", report.table());
     } else {
         report.print();
     }

@@ -69,7 +69,7 @@ fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
             && forward < test
     );
     assert!(
-        text.contains("16 passed, 0 failed"),
+        stderr(&output).contains("16 passed, 0 failed"),
         "the smoke suite ran through the port-forward: {text}"
     );
     let upgrade_call = &fakes.calls()[upgrade];
@@ -226,8 +226,33 @@ fn another_cluster_gets_pushed_images_and_no_minikube_step() {
         "prod-eu",
         "--registry",
         "registry.example.com/team",
+        "--json",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
+    // With --json, stdout is the result alone; the progress went to stderr.
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {}", stdout(&output)));
+    assert_eq!(report["revision"], 1);
+    assert_eq!(report["release"], "todo-chatbot");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "doctor",
+            "namespace",
+            "snapshot",
+            "images",
+            "chart",
+            "release",
+            "rollout",
+            "verify"
+        ]
+    );
     assert!(
         !fakes.calls().iter().any(|c| c.starts_with("minikube")),
         "{:#?}",
@@ -250,16 +275,19 @@ fn ctrl_c_during_the_rollout_stops_and_says_what_it_left() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_PODS", "unschedulable");
     let _one_at_a_time = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    // A deadline past which the test fails rather than waits, far beyond the signal's moment.
     let mut child = fakes
-        .command(&["deploy", "--timeout", "10m"])
-        .stdout(Stdio::piped())
+        .command(&["deploy", "--timeout", "120s"])
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let mut signalled = false;
-    // Read on to the end after the signal: a closed pipe would fail its last words.
-    for line in BufReader::new(child.stdout.take().unwrap())
+    let mut err = String::new();
+    // The progress is on stderr. Read on to the end after the signal: a closed pipe would fail
+    // its last words.
+    for line in BufReader::new(child.stderr.take().unwrap())
         .lines()
         .map_while(Result::ok)
     {
@@ -270,11 +298,12 @@ fn ctrl_c_during_the_rollout_stops_and_says_what_it_left() {
             nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
             signalled = true;
         }
+        err.push_str(&line);
+        err.push('\n');
     }
-    assert!(signalled, "the rollout was never watched");
-    let output = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    assert!(signalled, "the rollout was never watched: {err}");
+    let status = child.wait().unwrap();
+    assert!(!status.success());
     assert!(
         err.contains("interrupted: revision 1 of todo-chatbot is installed and its rollout was still in progress; nothing was rolled back"),
         "{err}"

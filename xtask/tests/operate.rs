@@ -234,3 +234,30 @@ fn scale_goes_through_the_releases_values_and_is_refused_while_an_autoscaler_own
         "{error}"
     );
 }
+
+#[test]
+fn rollback_and_teardown_dry_runs_print_their_commands_and_change_nothing() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_HELM_HISTORY", "superseded deployed");
+    let output = fakes.xtask(&["rollback", "--dry-run"]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(text.contains("# from revision 2 (deployed) to 1:"), "{text}");
+    assert!(
+        text.contains("helm rollback todo-chatbot 1 --namespace chatbot-dev --wait=watcher --timeout 5m"),
+        "{text}"
+    );
+    let output = fakes.xtask(&["teardown", "--cluster", "--dry-run"]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("helm uninstall todo-chatbot --namespace chatbot-dev"),
+        "{text}"
+    );
+    assert!(text.contains("minikube -p minikube delete"), "{text}");
+    let changed: Vec<String> = fakes
+        .calls()
+        .into_iter()
+        .filter(|c| !c.starts_with("helm version") && !c.starts_with("helm history"))
+        .collect();
+    assert!(changed.is_empty(), "a dry run ran {changed:#?}");
+}

@@ -68,21 +68,33 @@ impl Report {
 
     /// A table, one line per check, and the totals.
     pub fn print(&self) {
-        println!("{:<44} {:<6} {:>8}  detail", "check", "result", "ms");
+        print!("{}", self.table());
+    }
+
+    /// The table `print` prints: one line per check, then the totals.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!("{:<44} {:<6} {:>8}  detail\n", "check", "result", "ms");
         for c in &self.checks {
             let (result, detail) = match &c.outcome {
                 Ok(detail) => ("ok", detail.as_str()),
                 Err(error) => ("FAILED", error.as_str()),
             };
-            println!(
+            let _ = writeln!(
+                out,
                 "{:<44} {:<6} {:>8.1}  {detail}",
                 c.name,
                 result,
                 c.took.as_secs_f64() * 1000.0
             );
         }
-        let failed = self.checks.iter().filter(|c| c.outcome.is_err()).count();
-        println!("\n{} passed, {failed} failed", self.checks.len() - failed);
+        let _ = writeln!(
+            out,
+            "\n{} passed, {} failed",
+            self.checks.len() - self.failed(),
+            self.failed()
+        );
+        out
     }
 
     pub fn to_json(&self) -> Value {

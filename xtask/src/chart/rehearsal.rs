@@ -649,6 +649,7 @@ fn exercise(running: &mut Running, plan: &Plan, manifests: &Manifests) -> anyhow
             mcp: Some(mcp),
             json: false,
             release: Default::default(),
+            quiet_stdout: false,
         },
         secret.as_deref(),
     )?;
