@@ -182,6 +182,17 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
             return Err(e);
         }
         eprintln!("\n{e:#}");
+        if !args.json {
+            // The whole analysis (and the AI assistants, when installed) before anything is undone.
+            let _ = crate::diagnose::run(&crate::flags::DiagnoseArgs {
+                namespace: target.namespace.clone(),
+                release: target.release.clone(),
+                context: Some(target.context.clone()),
+                allow_changes: false,
+                no_ai: false,
+                json: false,
+            });
+        }
         undo(&helm, &target, revision, &timeout)?;
         phases.print(false);
         bail!(

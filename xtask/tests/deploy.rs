@@ -129,6 +129,12 @@ fn an_image_that_cannot_be_pulled_fails_at_once_and_the_previous_revision_comes_
         err.contains("rolling back todo-chatbot to revision 2, the last that was ready"),
         "{err}"
     );
+    // deploy ran diagnose itself before undoing.
+    assert!(
+        stdout(&output).contains("==> built-in analysis: the release's pods and events"),
+        "{}",
+        stdout(&output)
+    );
     let rollback = position(
         &fakes,
         "helm rollback todo-chatbot 2 --namespace chatbot-dev --wait=watcher",
