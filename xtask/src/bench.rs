@@ -31,6 +31,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         BenchTarget::Mcp => mcp(sh, args),
         BenchTarget::Chat => chat(sh, args),
         BenchTarget::Images => crate::bench_images::run(),
+        BenchTarget::Commands => crate::bench_commands::run(),
     }
 }
 

@@ -345,6 +345,8 @@ pub enum BenchTarget {
     Chat,
     /// The shipped container images: size, start to ready, idle memory, one-line rebuild
     Images,
+    /// The deploy pipeline's commands against the fake tools: each one's own CPU time (target ≤ 1 s)
+    Commands,
 }
 
 impl Default for ReleaseArgs {

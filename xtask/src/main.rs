@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod bench_commands;
 mod bench_images;
 mod browser;
 mod chart;
@@ -34,7 +35,7 @@ fn main() -> anyhow::Result<()> {
     project::forget_cargo_run_env();
     let cli = flags::Cli::parse();
     let sh = project::shell()?;
-    match cli.command {
+    let outcome = match cli.command {
         flags::Command::Test(args) => test::run(&sh, &args),
         flags::Command::Dev(args) => dev::run(&sh, &args),
         flags::Command::Bench(args) => bench::run(&sh, &args),
@@ -48,5 +49,11 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Logs(args) => operate::logs(&args),
         flags::Command::Teardown(args) => operate::teardown(&args),
         flags::Command::Scale(args) => operate::scale(&args),
+    };
+    // `cargo xtask bench commands` reads this: the CPU the xtask itself used, its children's
+    // (the external tools') not counted.
+    if std::env::var_os(bench_commands::REPORT_OWN_TIME).is_some() {
+        eprintln!("{}", bench_commands::own_time_line());
     }
+    outcome
 }
