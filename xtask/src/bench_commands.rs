@@ -28,6 +28,14 @@ pub fn own_time_line() -> String {
     format!("{PREFIX}{seconds:.3} s")
 }
 
+/// One command to time: what it is, its arguments, the fakes' settings, whether it succeeds.
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    bool,
+);
+
 pub fn run() -> anyhow::Result<()> {
     let fakes = tempfile::tempdir()?;
     let bin = fakes.path().join("bin");
@@ -61,8 +69,7 @@ pub fn run() -> anyhow::Result<()> {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
     }
     let xtask = std::env::current_exe()?;
-    // (what, arguments, fake settings, whether it succeeds)
-    let cases: [(&str, &[&str], &[(&str, &str)], bool); 8] = [
+    let cases: [Case; 8] = [
         ("doctor", &["doctor", "--json"], &[], true),
         (
             "status",
