@@ -387,6 +387,19 @@ fn snapshot(helm: &Helm, kubectl: &Kubectl, target: &Target) -> anyhow::Result<P
 
 /// Watches every workload of the release until all have rolled out; fails at once on a problem
 /// waiting cannot fix, and at the deadline on the rest.
+/// Watches every workload of `release` until all have rolled out (used by `scale` too).
+pub fn watch_rollout(kubectl: &Kubectl, release: &str, profile: &str, timeout: Duration) -> anyhow::Result<()> {
+    let never = AtomicBool::new(false);
+    let target = Target {
+        real: None,
+        profile: profile.to_string(),
+        context: String::new(),
+        namespace: kubectl.namespace.clone(),
+        release: release.to_string(),
+    };
+    watch(kubectl, &target, timeout, &never)
+}
+
 fn watch(kubectl: &Kubectl, target: &Target, timeout: Duration, interrupted: &AtomicBool) -> anyhow::Result<()> {
     let selector = format!("app.kubernetes.io/instance={}", target.release);
     let started = Instant::now();

@@ -315,8 +315,10 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     upgrade.run()?;
+    let profile = r.context.as_deref().unwrap_or("minikube");
+    crate::deploy::watch_rollout(&kubectl(r), &r.release, profile, std::time::Duration::from_secs(300))?;
     println!(
-        "{service}: {} replicas requested; the release's values keep the count for the next deploy",
+        "{service}: {} replicas, rolled out; the release's values keep the count for the next deploy",
         args.replicas
     );
     Ok(())

@@ -216,6 +216,20 @@ fn scale_goes_through_the_releases_values_and_is_refused_while_an_autoscaler_own
         upgrade.contains("--reset-then-reuse-values --set backend.replicaCount=3"),
         "{upgrade}"
     );
+    // It waits for the rollout, as deploy does.
+    assert!(
+        fakes
+            .calls()
+            .iter()
+            .any(|c| c.contains("get deployments,statefulsets --selector")),
+        "{:#?}",
+        fakes.calls()
+    );
+    assert!(
+        stdout(&output).contains("backend: 3 replicas, rolled out"),
+        "{}",
+        stdout(&output)
+    );
 
     let mut fakes = Fakes::new();
     fakes.set("FAKE_HELM_HISTORY", "deployed").set(
