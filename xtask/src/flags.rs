@@ -54,6 +54,9 @@ pub struct ScaleArgs {
     /// Print the command, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the result as JSON (progress goes to stderr)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which release, where.
@@ -92,6 +95,9 @@ pub struct RollbackArgs {
     /// Print the commands it would run (after reading the history), change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the result as JSON (progress goes to stderr)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -119,6 +125,9 @@ pub struct TeardownArgs {
     /// Print the commands it would run, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the result as JSON (progress goes to stderr)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

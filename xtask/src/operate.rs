@@ -61,13 +61,27 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    println!(
+    eprintln!(
         "rolling {} back from revision {} ({}) to {to}",
         r.release, current.revision, current.status
     );
     rollback.run()?;
     test.run().context("the rolled-back release does not pass helm test")?;
-    println!("release {} is at revision {to} again, and passes helm test", r.release);
+    result(
+        args.json,
+        format!("release {} is at revision {to} again, and passes helm test", r.release),
+        json!({"release": r.release, "namespace": r.namespace, "from": current.revision, "to": to, "helm_test": "passed"}),
+    )
+}
+
+/// A command's result: a line for a person, or with `--json` the same as JSON. Progress went
+/// to stderr, so stdout holds only this.
+fn result(as_json: bool, text: String, value: Value) -> anyhow::Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{text}");
+    }
     Ok(())
 }
 
@@ -238,7 +252,7 @@ pub fn teardown(args: &TeardownArgs) -> anyhow::Result<()> {
     if installed {
         plan.push(helm.uninstall(&r.release, &r.namespace, r.context.as_deref()));
     } else {
-        println!("release {} is not installed in namespace {}", r.release, r.namespace);
+        eprintln!("release {} is not installed in namespace {}", r.release, r.namespace);
     }
     // Deleting the namespace takes what the release kept on purpose (the database's Secret) and
     // its volume claims.
@@ -253,15 +267,19 @@ pub fn teardown(args: &TeardownArgs) -> anyhow::Result<()> {
             command.run()?;
         }
     }
-    if !args.dry_run {
-        println!(
+    if args.dry_run {
+        return Ok(());
+    }
+    result(
+        args.json,
+        format!(
             "torn down: release {}, namespace {}{}",
             r.release,
             r.namespace,
             if args.cluster { ", the Minikube cluster" } else { "" }
-        );
-    }
-    Ok(())
+        ),
+        json!({"release": r.release, "namespace": r.namespace, "uninstalled": installed, "namespace_deleted": true, "cluster_deleted": args.cluster}),
+    )
 }
 
 /// `scale SERVICE N`: through the release's values (`--reset-then-reuse-values --set SERVICE.replicaCount=N`),
@@ -317,9 +335,12 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
     upgrade.run()?;
     let profile = r.context.as_deref().unwrap_or("minikube");
     crate::deploy::watch_rollout(&kubectl(r), &r.release, profile, std::time::Duration::from_secs(300))?;
-    println!(
-        "{service}: {} replicas, rolled out; the release's values keep the count for the next deploy",
-        args.replicas
-    );
-    Ok(())
+    result(
+        args.json,
+        format!(
+            "{service}: {} replicas, rolled out; the release's values keep the count for the next deploy",
+            args.replicas
+        ),
+        json!({"release": r.release, "service": service, "replicas": args.replicas, "rolled_out": true}),
+    )
 }

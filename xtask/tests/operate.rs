@@ -13,13 +13,15 @@ fn stdout(output: &std::process::Output) -> String {
 fn rollback_goes_to_the_last_good_revision_waits_and_tests() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_HELM_HISTORY", "superseded failed deployed");
-    let output = fakes.xtask(&["rollback"]);
+    let output = fakes.xtask(&["rollback", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("rolling todo-chatbot back from revision 3 (deployed) to 1"),
+        stderr(&output).contains("rolling todo-chatbot back from revision 3 (deployed) to 1"),
         "{}",
-        stdout(&output)
+        stderr(&output)
     );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((report["from"].as_u64(), report["to"].as_u64()), (Some(3), Some(1)));
     let calls = fakes.calls();
     let rollback = calls
         .iter()
@@ -98,8 +100,11 @@ fn logs_of_one_component_and_teardown_of_release_namespace_and_cluster() {
     let error = failure(&fakes.xtask(&["logs", "database"]));
     assert!(error.contains("invalid value 'database'"), "{error}");
 
-    let output = fakes.xtask(&["teardown", "--cluster"]);
+    let output = fakes.xtask(&["teardown", "--cluster", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["uninstalled"], true);
+    assert_eq!(report["cluster_deleted"], true);
     let calls = fakes.calls();
     for part in [
         "helm uninstall todo-chatbot --namespace chatbot-dev",
