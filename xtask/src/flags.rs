@@ -19,7 +19,7 @@ pub enum Command {
     Dev(DevArgs),
     /// Benchmarks against real processes (figures go in the README)
     Bench(BenchArgs),
-    /// Smoke-test a running deployment through its public URL
+    /// Verify the release in its cluster (rollouts, pods, the smoke suite through port-forwards, helm test), or any URL with --url
     Verify(VerifyArgs),
     /// Build the services' container images (tagged with the git commit), load or push them
     Images(ImagesArgs),
@@ -27,7 +27,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// What is wrong with the release: its pods and events analysed, then kubectl-ai and kagent when installed
     Diagnose(DiagnoseArgs),
-    /// Deploy to Minikube (or any cluster with --context and --registry): images, chart, rollout watched, helm test
+    /// Deploy to Minikube (or any cluster with --context and --registry): images, chart, rollout watched, verify
     Deploy(DeployArgs),
     /// Roll the release back (default: to the last revision that was ready), then helm test
     Rollback(RollbackArgs),
