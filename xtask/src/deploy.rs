@@ -157,17 +157,7 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
             .run()
     })?;
     let sets = chart_sets(&target, &tag, &args.set);
-    phases.run("release", || {
-        helm.upgrade_install(
-            &target.release,
-            &chart::chart_dir(),
-            &target.namespace,
-            Some(&target.context),
-            &args.values,
-            &sets,
-        )
-        .run()
-    })?;
+    phases.run("release", || upgrade_command(&helm, &target, &args.values, &sets).run())?;
     let revision = helm
         .history(&target.release, &target.namespace)?
         .last()
@@ -234,6 +224,18 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The `helm upgrade --install` a deploy runs (and its dry run prints).
+fn upgrade_command(helm: &Helm, target: &Target, values: &[PathBuf], sets: &[String]) -> Command {
+    helm.upgrade_install(
+        &target.release,
+        &chart::chart_dir(),
+        &target.namespace,
+        Some(&target.context),
+        values,
+        sets,
+    )
 }
 
 fn images_args(target: &Target) -> ImagesArgs {
@@ -512,14 +514,7 @@ fn dry_run(args: &DeployArgs, target: &Target, helm: &Helm) -> anyhow::Result<()
         plan.push(images);
     }
     plan.push(helm.command(["dependency", "build", &chart::chart_dir().to_string_lossy()]));
-    plan.push(helm.upgrade_install(
-        &target.release,
-        &chart::chart_dir(),
-        &target.namespace,
-        Some(&target.context),
-        &args.values,
-        &sets,
-    ));
+    plan.push(upgrade_command(helm, target, &args.values, &sets));
     for (service, port) in [("frontend", 3000), ("mcp", 8001)] {
         plan.push(kubectl.port_forward_command(&format!("{}-{service}", target.release), port));
     }

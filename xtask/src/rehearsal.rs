@@ -22,8 +22,6 @@ use crate::project::{random_hex, root, skip_or_fail};
 use crate::tools::docker::Docker;
 use crate::tools::git::TreeState;
 
-/// The chart's release name: its Services are `<release>-<service>`.
-pub const RELEASE: &str = "todo-chatbot";
 const DEBIAN_IMAGE: &str = "todo-chatbot-rehearsal/debian:bookworm";
 const POSTGRES_REPOSITORY: &str = "todo-chatbot-rehearsal/postgres";
 /// The pods' `terminationGracePeriodSeconds`.
@@ -201,7 +199,7 @@ pub struct Readiness {
 
 /// The chart's Service name of a service.
 pub fn host(service: &str) -> String {
-    format!("{RELEASE}-{service}")
+    format!("{}-{service}", chart::RELEASE)
 }
 
 /// The containers of one rehearsal, removed with their network when dropped.

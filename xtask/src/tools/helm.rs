@@ -54,14 +54,8 @@ impl Helm {
         files: &[PathBuf],
         sets: &[String],
     ) -> Command {
-        let mut command = self.command(["template", release, &chart.to_string_lossy(), "--namespace", namespace]);
-        for file in files {
-            command = command.args(["--values".to_string(), file.to_string_lossy().into_owned()]);
-        }
-        for set in sets {
-            command = command.args(["--set", set.as_str()]);
-        }
-        command
+        let command = self.command(["template", release, &chart.to_string_lossy(), "--namespace", namespace]);
+        with_values(command, files, sets)
     }
 
     /// Renders the chart; the manifests, or an error with what Helm said.
@@ -80,6 +74,15 @@ impl Helm {
         }
         Ok(output.stdout)
     }
+}
+
+/// The chart's values on a command: `--values FILE`s, then `--set K=V`s (later ones win).
+fn with_values(command: Command, files: &[PathBuf], sets: &[String]) -> Command {
+    let files = files
+        .iter()
+        .flat_map(|f| ["--values".to_string(), f.to_string_lossy().into_owned()]);
+    let sets = sets.iter().flat_map(|s| ["--set".to_string(), s.clone()]);
+    command.args(files).args(sets)
 }
 
 /// One revision of a release, as `helm history -o json` lists it (oldest first).
@@ -174,13 +177,7 @@ impl Helm {
         }
         // Helm 4's default is --wait=hookOnly (hooks waited for, resources not); Helm 3 waits for
         // nothing without --wait. Either way the release is recorded before the pods are up.
-        for file in files {
-            command = command.args(["--values".to_string(), file.to_string_lossy().into_owned()]);
-        }
-        for set in sets {
-            command = command.args(["--set", set.as_str()]);
-        }
-        command
+        with_values(command, files, sets)
     }
 
     /// Back to `revision`, waiting until its workloads are ready (`--wait`: Helm 4 takes the
