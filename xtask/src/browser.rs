@@ -17,7 +17,15 @@ use serde_json::json;
 use crate::api::free_port;
 use crate::project::{random_hex, skip_or_fail, target_dir};
 
+/// Debian's Chromium; `CHROME_BIN` names another (a hosted runner's Google Chrome).
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn browser_binary() -> String {
+    std::env::var("CHROME_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| CHROMIUM.to_string())
+}
 const WAIT: Duration = Duration::from_secs(20);
 
 pub fn run(url: &str) -> anyhow::Result<()> {
@@ -27,10 +35,11 @@ pub fn run(url: &str) -> anyhow::Result<()> {
             "chromedriver is not installed (apt-get install chromium chromium-driver)",
         );
     };
-    if !std::path::Path::new(CHROMIUM).exists() {
+    let browser = browser_binary();
+    if !std::path::Path::new(&browser).exists() {
         return skip_or_fail(
             "the browser test",
-            "chromium is not installed (apt-get install chromium)",
+            &format!("{browser} is not there (apt-get install chromium, or set CHROME_BIN to a Chrome)"),
         );
     }
     println!("\n==> the web UI in headless Chromium against {url}");
@@ -220,7 +229,7 @@ async fn connect(port: u16, profile: &str) -> anyhow::Result<Client> {
     capabilities.insert(
         "goog:chromeOptions".into(),
         json!({
-            "binary": CHROMIUM,
+            "binary": browser_binary(),
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",

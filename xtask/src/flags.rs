@@ -302,6 +302,9 @@ pub struct TestArgs {
     /// Only run the chart checks (helm lint and template with Helm 3 and 4, kubernetes-validate, checkov)
     #[arg(long, conflicts_with_all = ["filter", "clients_only", "containers_only"])]
     pub chart_only: bool,
+    /// Only check the GitHub workflows (actionlint, zizmor, their cargo xtask calls against --help)
+    #[arg(long, conflicts_with_all = ["filter", "clients_only", "containers_only", "chart_only"])]
+    pub workflows_only: bool,
     /// Only run tests whose name contains this (skips the suites over whole processes)
     pub filter: Option<String>,
 }

@@ -35,6 +35,11 @@ with open(dest, 'wb') as f:
     f.write(data)
 "#;
 
+/// The pinned versions ("v3.18.0", …), oldest first: what the cluster workflow's matrix holds.
+pub fn pinned_versions() -> impl Iterator<Item = &'static str> {
+    PINNED.iter().map(|(_, version, _)| *version)
+}
+
 /// Helm 3 and Helm 4, fetched if needed. Fewer than two (after a loud skip, or an error under
 /// CI) when one cannot be had.
 pub fn ensure() -> anyhow::Result<Vec<Helm>> {

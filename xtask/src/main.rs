@@ -28,6 +28,7 @@ mod test;
 mod token_proxy;
 mod tools;
 mod verify;
+mod workflows;
 
 use clap::Parser as _;
 

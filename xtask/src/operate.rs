@@ -109,15 +109,22 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .flatten()
                 .collect();
+            let ready = statuses.iter().filter(|s| s["ready"] == true).count();
             json!({
                 "name": pod["metadata"]["name"],
                 "phase": pod["status"]["phase"],
-                "ready": statuses.iter().filter(|s| s["ready"] == true).count(),
+                "ready": ready,
                 "containers": statuses.len(),
                 "restarts": statuses.iter().filter_map(|s| s["restartCount"].as_u64()).sum::<u64>(),
+                "images": pod["spec"]["containers"].as_array().into_iter().flatten()
+                    .filter_map(|c| c["image"].as_str())
+                    .collect::<Vec<_>>(),
+                // Still Running while it shuts down after a rollout replaced it.
+                "terminating": !pod["metadata"]["deletionTimestamp"].is_null(),
             })
         })
         .collect();
+    let serving = serving_tags(&pods);
     let services: Vec<Value> = kubectl.list("services", Some(&selector(r)))?["items"]
         .as_array()
         .into_iter()
@@ -157,6 +164,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
             "release": r.release,
             "namespace": r.namespace,
             "revisions": history.iter().map(|h| json!({"revision": h.revision, "status": h.status, "description": h.description})).collect::<Vec<_>>(),
+            "serving": serving,
             "pods": pods,
             "services": services,
             "open": open,
@@ -171,6 +179,11 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
             "  revision {:>3}  {:<16} {}",
             revision.revision, revision.status, revision.description
         );
+    }
+    match serving.as_slice() {
+        [] => println!("\nserving: no todo-chatbot pod is ready"),
+        [tag] => println!("\nserving: images {tag}"),
+        tags => println!("\nserving: images {} (a rollout is in progress)", tags.join(" and ")),
     }
     println!("\npods");
     for pod in &pods {
@@ -211,6 +224,30 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The image tags of the project's images (`todo-<service>`) in the pods that serve: running,
+/// every container ready, not shutting down. One tag once a rollout is done; the chart's other
+/// images (PostgreSQL) and finished `helm test` pods do not count.
+fn serving_tags(pods: &[Value]) -> Vec<String> {
+    let ours: Vec<String> = crate::images::servers()
+        .iter()
+        .map(|s| format!("todo-{}", s.name))
+        .collect();
+    let mut tags: Vec<String> = pods
+        .iter()
+        .filter(|p| p["phase"] == "Running" && p["terminating"] == false && p["ready"] == p["containers"])
+        .flat_map(|p| p["images"].as_array().cloned().unwrap_or_default())
+        .filter_map(|image| {
+            let image = image.as_str()?.split('@').next()?.to_string();
+            let (repository, tag) = image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/'))?;
+            let name = repository.rsplit('/').next()?;
+            ours.iter().any(|o| o == name).then(|| tag.to_string())
+        })
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
 }
 
 /// `logs [SERVICE] [-f]`: the release's containers (or one component's), each line prefixed

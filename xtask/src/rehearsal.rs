@@ -397,10 +397,18 @@ pub fn postgres_image(docker: &Docker) -> anyhow::Result<String> {
     Ok(image)
 }
 
-/// A Debian bookworm image made with debootstrap from the mirror this machine's apt uses.
+/// A Debian bookworm image: Docker's official one where a registry answers (a hosted runner),
+/// else made with debootstrap from the mirror this machine's apt uses.
 fn debian_image(docker: &Docker) -> anyhow::Result<()> {
     if docker.image_exists(DEBIAN_IMAGE) {
         return Ok(());
+    }
+    let pulled = docker
+        .command(["pull", "--quiet", "debian:bookworm"])
+        .output()
+        .is_ok_and(|o| o.success());
+    if pulled {
+        return docker.command(["tag", "debian:bookworm", DEBIAN_IMAGE]).run();
     }
     if which::which("debootstrap").is_err() {
         bail!("the rehearsal's Debian image is made with debootstrap: install it (apt-get install debootstrap)");

@@ -16,11 +16,15 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     if args.chart_only {
         return crate::chart::run();
     }
+    if args.workflows_only {
+        return crate::workflows::run();
+    }
     if !args.no_lint {
         lint(sh)?;
     }
     if args.filter.is_none() {
         crate::static_checks::run()?;
+        crate::workflows::run()?;
         crate::chart::run()?;
     }
     let filter = args.filter.as_slice();

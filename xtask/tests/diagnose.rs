@@ -17,7 +17,7 @@ fn a_healthy_release_has_no_problem_and_missing_assistants_are_one_line_each() {
     let output = fakes.xtask(&["diagnose"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
-    assert!(text.contains("4 pods, no problem found"), "{text}");
+    assert!(text.contains("5 pods, no problem found"), "{text}");
     assert!(text.contains("==> kubectl-ai: not installed (optional"), "{text}");
     assert!(text.contains("==> kagent: not installed (optional"), "{text}");
     assert!(
@@ -129,7 +129,7 @@ fn json_lists_each_problem_with_its_kind_and_fix() {
     fakes.set("FAKE_PODS", "imagepull");
     let output = fakes.xtask(&["diagnose", "--json", "--no-ai", "--context", "dev", "-n", "team"]);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["pods"], 4);
+    assert_eq!(report["pods"], 5);
     let problem = &report["problems"][0];
     assert_eq!(problem["kind"], "ImagePull");
     assert_eq!(problem["fatal"], true);

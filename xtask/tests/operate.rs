@@ -88,6 +88,39 @@ fn status_shows_revisions_pods_services_and_how_to_reach_it() {
 }
 
 #[test]
+fn status_says_which_image_tag_serves_while_a_rollout_finishes_and_after() {
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_HELM_HISTORY", "superseded deployed")
+        .set("FAKE_IMAGE_TAG", "a1b2c3d4e5f6")
+        .set("FAKE_PODS", "rolling");
+    let output = fakes.xtask(&["status", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The old frontend pod shutting down and the PostgreSQL pod do not count.
+    assert_eq!(report["serving"], serde_json::json!(["a1b2c3d4e5f6"]), "{report:#}");
+    let old = report["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "todo-chatbot-frontend-5c8b7a6f9-old01")
+        .expect("the old pod is listed");
+    assert_eq!(old["terminating"], true);
+    assert_eq!(old["images"], serde_json::json!(["todo-frontend:fedcba987654"]));
+
+    // A pod that is not ready does not serve: with the backend stuck, the others still do.
+    fakes.set("FAKE_PODS", "imagepull");
+    let text = stdout(&fakes.xtask(&["status"]));
+    assert!(text.contains("serving: images a1b2c3d4e5f6"), "{text}");
+    let report: serde_json::Value = serde_json::from_slice(&fakes.xtask(&["status", "--json"]).stdout).unwrap();
+    let backend = &report["pods"].as_array().unwrap()[1];
+    assert_eq!(
+        (backend["name"].as_str(), backend["ready"].as_u64()),
+        (Some("todo-chatbot-backend-6d4f9c7b8-x2x9z"), Some(0))
+    );
+}
+
+#[test]
 fn logs_of_one_component_and_teardown_of_release_namespace_and_cluster() {
     let mut fakes = Fakes::new();
     fakes.set("FAKE_HELM_HISTORY", "deployed");

@@ -22,7 +22,7 @@ pub const RELEASE: &str = "todo-chatbot";
 pub const NAMESPACE: &str = "chatbot-dev";
 /// The oldest Kubernetes the chart supports (its `kubeVersion`); the newest is whatever
 /// kubernetes-validate knows.
-const OLDEST_KUBERNETES: &str = "1.30.0";
+pub const OLDEST_KUBERNETES: &str = "1.30.0";
 
 pub fn chart_dir() -> PathBuf {
     root().join("helm/todo-chatbot")

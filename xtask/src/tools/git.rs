@@ -11,7 +11,7 @@ fn git(args: &[&str]) -> Command {
 /// What an image built from this tree is named after.
 #[derive(Clone, Debug)]
 pub struct TreeState {
-    /// `git rev-parse --short=12 HEAD`
+    /// The first 12 hex digits of HEAD (`git rev-parse HEAD | cut -c1-12`)
     pub short_sha: String,
     pub full_sha: String,
     /// Committer time of HEAD, RFC 3339.
