@@ -80,13 +80,26 @@ impl Command {
     /// Runs it with its output on the terminal's stderr (stdout stays for xtask's own results,
     /// such as `--json`), after echoing it; fails on a non-zero exit.
     pub fn run(&self) -> anyhow::Result<()> {
-        eprintln!("$ {self}");
-        let output = self
-            .expression()
-            .stdout_to_stderr()
-            .unchecked()
-            .run()
-            .with_context(|| self.cannot_start())?;
+        self.run_as(self.to_string(), self.expression().stdout_to_stderr())
+    }
+
+    /// Runs it with its stdout written to `file` (a binary stream, such as a database dump)
+    /// and its stderr on ours; fails on a non-zero exit.
+    pub fn run_to_file(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        let shown = format!("{self} > {}", quote(&file.to_string_lossy()));
+        self.run_as(shown, self.expression().stdout_path(file).stdin_null())
+    }
+
+    /// Runs it with `file` as its stdin, its output on our stderr; fails on a non-zero exit.
+    pub fn run_from_file(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        let shown = format!("{self} < {}", quote(&file.to_string_lossy()));
+        self.run_as(shown, self.expression().stdin_path(file).stdout_to_stderr())
+    }
+
+    /// Echoes `shown`, runs `expression` (this command, its stdio set), fails on a non-zero exit.
+    fn run_as(&self, shown: String, expression: duct::Expression) -> anyhow::Result<()> {
+        eprintln!("$ {shown}");
+        let output = expression.unchecked().run().with_context(|| self.cannot_start())?;
         if !output.status.success() {
             anyhow::bail!("`{self}` failed ({})", output.status);
         }

@@ -39,6 +39,42 @@ pub enum Command {
     Teardown(TeardownArgs),
     /// Set a component's replica count in the release's values (kept by the next deploy)
     Scale(ScaleArgs),
+    /// Back the database up (pg_dump of the release's PostgreSQL through kubectl exec, or of --database-url)
+    Backup(BackupArgs),
+    /// Replace the database's content with a backup, in one transaction (what was there is backed up first)
+    Restore(RestoreArgs),
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// Back up this PostgreSQL directly (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE), not the release's
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Where to write the archive (default: target/backups/RELEASE-TIME.dump)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the result as JSON (progress goes to stderr)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// The archive (as cargo xtask backup writes it: pg_dump --format=custom)
+    pub file: PathBuf,
+    /// Restore into this PostgreSQL directly (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE), not the release's
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Print the commands it would run, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON (progress goes to stderr)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

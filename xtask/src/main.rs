@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation, one module per command.
 
 mod api;
+mod backup;
 mod bench;
 mod bench_commands;
 mod bench_images;
@@ -50,6 +51,8 @@ fn main() -> anyhow::Result<()> {
         flags::Command::Logs(args) => operate::logs(&args),
         flags::Command::Teardown(args) => operate::teardown(&args),
         flags::Command::Scale(args) => operate::scale(&args),
+        flags::Command::Backup(args) => backup::backup(&args),
+        flags::Command::Restore(args) => backup::restore(&args),
     };
     // `cargo xtask bench commands` reads this: the CPU the xtask itself used, its children's
     // (the external tools') not counted.

@@ -164,6 +164,11 @@ fn free_port() -> u16 {
 }
 
 pub fn real_stack() -> Option<RealStack> {
+    real_stack_on(None)
+}
+
+/// The same on the database `database` names (a PostgreSQL URL), or on a fresh SQLite file.
+pub fn real_stack_on(database: Option<&str>) -> Option<RealStack> {
     let exe = std::env::current_exe().unwrap();
     let bins = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
     let names = ["todo-mcp", "todo-agent", "todo-backend", "todo-frontend"];
@@ -180,7 +185,10 @@ pub fn real_stack() -> Option<RealStack> {
         return None;
     }
     let data = tempfile::tempdir().unwrap();
-    let database = format!("sqlite:{}", data.path().join("todo.db").display());
+    let database = database.map_or_else(
+        || format!("sqlite:{}", data.path().join("todo.db").display()),
+        str::to_string,
+    );
     let [mcp, agent, backend, frontend] = [free_port(), free_port(), free_port(), free_port()];
     let mut stack = RealStack {
         children: Vec::new(),
