@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 use crate::api::{Client, free_port, sign_up};
 use crate::flags::{BenchArgs, BenchTarget};
 use crate::instructions;
 use crate::project::{Profile, bin_dir, build_services, random_hex, target_dir};
+use crate::scratch_schema::ScratchSchema;
 use crate::supervisor::{Spec, Supervisor};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -43,7 +44,7 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
         .unwrap_or_else(|| DEFAULT_POSTGRES.into());
-    let schema = BenchSchema::create(sh, &postgres)?;
+    let schema = ScratchSchema::create(sh, &postgres)?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let backend = Spec::new("backend", bin_dir("release").join("todo-backend"))
@@ -236,7 +237,7 @@ fn on_both_databases(
         .unwrap_or_else(|| DEFAULT_POSTGRES.into());
     let sqlite_dir = target_dir().join(format!("bench-sqlite-{}", random_hex(4)));
     std::fs::create_dir_all(&sqlite_dir)?;
-    let schema = BenchSchema::create(sh, &postgres)?;
+    let schema = ScratchSchema::create(sh, &postgres)?;
     println!("{header}");
     let mut failed = false;
     let databases = [
@@ -313,37 +314,6 @@ fn latency_header(unit: &str) -> String {
         "{:<24} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
         "scenario", unit, "p50 ms", "p99 ms", "max ms", "errors", "max RSS"
     )
-}
-
-/// A schema of its own, so a benchmark neither sees nor leaves data in the database's others.
-struct BenchSchema {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl BenchSchema {
-    fn create(sh: &Shell, admin_url: &str) -> anyhow::Result<Self> {
-        which::which("psql").context("the benchmark needs psql (PostgreSQL's client) to create its schema")?;
-        let name = format!("bench_{}", random_hex(6));
-        let sql = format!("CREATE SCHEMA {name}");
-        cmd!(sh, "psql {admin_url} -v ON_ERROR_STOP=1 -qc {sql}")
-            .quiet()
-            .run()
-            .with_context(|| format!("cannot reach PostgreSQL at {admin_url} (pass --postgres URL)"))?;
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}options[search_path]={name}");
-        Ok(BenchSchema {
-            admin_url: admin_url.to_string(),
-            name,
-            url,
-        })
-    }
-
-    fn drop(self, sh: &Shell) {
-        let (admin_url, sql) = (self.admin_url, format!("DROP SCHEMA {} CASCADE", self.name));
-        let _ = cmd!(sh, "psql {admin_url} -qc {sql}").quiet().ignore_stdout().run();
-    }
 }
 
 fn seed(tasks_url: &str, token: &str) -> anyhow::Result<Vec<i64>> {

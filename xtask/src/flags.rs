@@ -341,6 +341,9 @@ pub struct TestArgs {
     /// Only check the GitHub workflows (actionlint, zizmor, their cargo xtask calls against --help)
     #[arg(long, conflicts_with_all = ["filter", "clients_only", "containers_only", "chart_only"])]
     pub workflows_only: bool,
+    /// Only check the backend's API contract (schemathesis against /openapi.json, SQLite and PostgreSQL)
+    #[arg(long, conflicts_with_all = ["filter", "clients_only", "containers_only", "chart_only", "workflows_only"])]
+    pub contract_only: bool,
     /// Only run tests whose name contains this (skips the suites over whole processes)
     pub filter: Option<String>,
 }

@@ -19,6 +19,9 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     if args.workflows_only {
         return crate::workflows::run();
     }
+    if args.contract_only {
+        return crate::contract::run(sh);
+    }
     if !args.no_lint {
         lint(sh)?;
     }
@@ -37,6 +40,7 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
     .run()?;
     cmd!(sh, "cargo test -p xtask --all-targets --locked -- {filter...}").run()?;
     if args.filter.is_none() {
+        crate::contract::run(sh)?;
         crate::mcp_clients::run(sh)?;
         crate::dev_check::run()?;
         crate::rehearsal::run()?;

@@ -1,6 +1,8 @@
 //! The OpenAPI document, served at `/openapi.json` and browsable at `/docs`.
 
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{auth, chat, tasks};
@@ -10,7 +12,7 @@ use crate::routes::{auth, chat, tasks};
     info(title = "todo-chatbot backend", description = "Accounts, tasks and chat for the todo-chatbot."),
     paths(auth::sign_up, auth::sign_in, auth::me, auth::delete_me, tasks::list, tasks::create, tasks::get_one, tasks::update, tasks::delete, tasks::toggle_complete, chat::send, chat::conversations, chat::messages),
     components(schemas(todo_core::http::ErrorBody, todo_core::http::ErrorDetail, todo_core::domain::Task, todo_core::domain::StatusFilter, todo_core::domain::Conversation, todo_core::domain::ChatMessage, todo_core::domain::ChatRole, chat::ChatRequest, chat::ChatResponse)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &StandardErrors),
     tags((name = "auth", description = "Accounts and tokens"), (name = "tasks", description = "The signed-in user's tasks"), (name = "chat", description = "Conversations with the assistant"))
 )]
 pub struct ApiDoc;
@@ -28,6 +30,141 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+    }
+}
+
+/// The error answers an operation can give because of what it takes, declared here once instead
+/// of on every route: the extractors and `ApiError` (todo_core::http) answer them the same way
+/// everywhere. A JSON body: 400 (not JSON), 413 (over the limit), 415 (not sent as JSON), 422 (not
+/// the schema, or a broken rule, the field named). A path or query parameter of the wrong type:
+/// 400. A bearer token: 401 (missing, malformed, expired). A `{user_id}` in the path: 403 (another
+/// user's). Any: 503 (the database is unreachable).
+struct StandardErrors;
+
+impl Modify for StandardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                declare_standard_errors(path, operation);
+            }
+        }
+    }
+}
+
+fn declare_standard_errors(path: &str, operation: &mut Operation) {
+    let parameters: Vec<(String, ParameterIn)> = operation
+        .parameters
+        .iter()
+        .flatten()
+        .filter_map(|p| match p {
+            RefOr::T(p) => Some((p.name.clone(), p.parameter_in.clone())),
+            RefOr::Ref(_) => None,
+        })
+        .collect();
+    let typed_path_parameter = parameters
+        .iter()
+        .any(|(name, at)| matches!(at, ParameterIn::Path) && name != "user_id");
+    let query_parameter = parameters.iter().any(|(_, at)| matches!(at, ParameterIn::Query));
+    let mut errors = Vec::new();
+    if operation.request_body.is_some() {
+        errors.extend([
+            ("400", "The body is not JSON."),
+            ("413", "The body is over the size limit."),
+            ("415", "The body is not sent as application/json."),
+            (
+                "422",
+                "The body does not match the schema or breaks a rule; the error names the field.",
+            ),
+        ]);
+    }
+    if typed_path_parameter || query_parameter {
+        errors.push((
+            "400",
+            "A path or query parameter is not of its type or not one of its values.",
+        ));
+    }
+    if operation.security.is_some() {
+        errors.push((
+            "401",
+            "No valid bearer token: missing, malformed, expired, or its account deleted.",
+        ));
+    }
+    if path.contains("{user_id}") {
+        errors.push(("403", "The token belongs to another user."));
+    }
+    errors.push(("503", "The database is unreachable."));
+    for (status, description) in errors {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| {
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build()
+                    .into()
+            });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use todo_core::domain::{NO_NUL_PATTERN, TEXT_PATTERN};
+
+    use super::*;
+
+    fn patterns(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(pattern)) = map.get("pattern") {
+                    found.push(pattern.clone());
+                }
+                map.values().for_each(|v| patterns(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| patterns(v, found)),
+            _ => {}
+        }
+    }
+
+    /// The attributes spell the patterns out (they cannot name a constant): each must be one
+    /// the domain's validation enforces.
+    #[test]
+    fn every_pattern_in_the_document_is_one_the_domain_enforces() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut found = Vec::new();
+        patterns(&document, &mut found);
+        assert!(found.len() >= 6, "{found:?}");
+        for pattern in found {
+            assert!(pattern == TEXT_PATTERN || pattern == NO_NUL_PATTERN, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn every_operation_declares_the_errors_its_inputs_can_give() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let put = &document["paths"]["/api/{user_id}/tasks/{id}"]["put"]["responses"];
+        for status in ["200", "400", "401", "403", "404", "413", "415", "422", "503"] {
+            assert!(put.get(status).is_some(), "PUT task does not declare {status}");
+        }
+        let sign_in = &document["paths"]["/api/auth/sign-in"]["post"]["responses"];
+        assert!(
+            sign_in.get("403").is_none() && sign_in.get("415").is_some(),
+            "{sign_in}"
         );
     }
 }

@@ -111,6 +111,14 @@ both_backends! {
             (Method::PUT, s.task(&task["id"]), json!({"owner": "me"}), unprocessable, "invalid_body"),
             (Method::PUT, format!("{}/tasks/abc", s.tasks().trim_end_matches("/tasks")), json!({"title": "x"}), StatusCode::BAD_REQUEST, "invalid_path"),
             (Method::PUT, s.task(&json!(999_999)), json!({"title": "x"}), StatusCode::NOT_FOUND, "not_found"),
+            // What the OpenAPI document forbids is refused: a null title or completion, NUL
+            // (PostgreSQL's text cannot hold it), over 200 characters counted before trimming.
+            (Method::PUT, s.task(&task["id"]), json!({"title": null}), unprocessable, "invalid_body"),
+            (Method::PUT, s.task(&task["id"]), json!({"completed": null}), unprocessable, "invalid_body"),
+            (Method::POST, s.tasks(), json!({"title": "milk\u{0}"}), unprocessable, "validation_failed"),
+            (Method::POST, s.tasks(), json!({"title": "ok", "description": "a\u{0}b"}), unprocessable, "validation_failed"),
+            (Method::POST, s.tasks(), json!({"title": format!(" {} ", "x".repeat(199))}), unprocessable, "validation_failed"),
+            (Method::POST, s.tasks(), json!({"title": "\u{feff}\u{1c}"}), unprocessable, "validation_failed"),
         ];
         for (method, path, body, status, code) in cases {
             let (got, response) = server.call(method.clone(), &path, t, Some(body.clone())).await;
@@ -145,6 +153,23 @@ both_backends! {
         let (_, list) = server.call(Method::GET, &s.tasks(), t, None).await;
         let titles: Vec<_> = list.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().chars().count()).collect();
         assert_eq!(titles, vec![7, 200]);
+    }
+
+    async fn a_null_description_removes_it_and_a_nul_email_is_a_wrong_one(db) {
+        let server = TestServer::start(&db).await;
+        let s = server.sign_up("nulls@example.com").await;
+        let t = Some(s.token.as_str());
+        let (_, task) = server
+            .call(Method::POST, &s.tasks(), t, Some(json!({"title": "call mum", "description": "Sunday"})))
+            .await;
+        let (status, changed) = server.call(Method::PUT, &s.task(&task["id"]), t, Some(json!({"description": null}))).await;
+        assert_eq!(status, StatusCode::OK, "{changed}");
+        assert_eq!((changed["title"].as_str(), changed["description"].is_null()), (Some("call mum"), true));
+        // No account's email holds NUL: signing in with one is a wrong email, not a database error.
+        let (status, body) = server
+            .call(Method::POST, "/api/auth/sign-in", None, Some(json!({"email": "a\u{0}@example.com", "password": "whatever it is"})))
+            .await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     }
 
     async fn unicode_and_sql_looking_text_is_stored_verbatim(db) {

@@ -11,6 +11,7 @@ pub const PASSWORD_MIN_CHARS: usize = 8;
 /// argon2 accepts long inputs, but hashing megabytes on every sign-in is a denial-of-service lever.
 pub const PASSWORD_MAX_CHARS: usize = 256;
 pub const NAME_MAX_CHARS: usize = 100;
+pub const EMAIL_MAX_CHARS: usize = 254;
 
 /// A rule broken by user input: the field and a message a person (or a model) can act on.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -68,35 +69,63 @@ pub enum StatusFilter {
     Completed,
 }
 
-/// A validated title: trimmed, 1 to 200 characters.
-pub fn validate_title(raw: &str) -> Result<String, ValidationError> {
-    let title = raw.trim();
-    if title.is_empty() {
-        return Err(ValidationError::new("title", "title must not be empty"));
+/// `raw` without the white space around it, white space being what the OpenAPI document's `\S`
+/// patterns mean by it in the tools that check the document: Unicode's, the four information
+/// separators U+001C–U+001F (which Python's regular expressions count too) and U+FEFF
+/// (ECMAScript's). So a text those patterns call blank is refused as blank here.
+pub fn trim_blank(raw: &str) -> &str {
+    raw.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c) || c == '\u{feff}')
+}
+
+/// The text patterns of the OpenAPI document (`TEXT_PATTERN`, `NO_NUL_PATTERN`): the NUL
+/// character is refused everywhere, since PostgreSQL's text cannot hold it; the others must not be
+/// blank.
+pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+
+fn refuse_nul(field: &'static str, raw: &str) -> Result<(), ValidationError> {
+    if raw.contains('\0') {
+        return Err(ValidationError::new(
+            field,
+            format!("{field} must not contain the NUL character (U+0000)"),
+        ));
     }
-    let chars = title.chars().count();
+    Ok(())
+}
+
+/// A validated title: trimmed, 1 to 200 characters.
+///
+/// Lengths are counted before trimming, as the OpenAPI document's `maxLength` counts them: what
+/// the document forbids is refused.
+pub fn validate_title(raw: &str) -> Result<String, ValidationError> {
+    let chars = raw.chars().count();
     if chars > TITLE_MAX_CHARS {
         return Err(ValidationError::new(
             "title",
             format!("title must be at most {TITLE_MAX_CHARS} characters (got {chars})"),
         ));
     }
+    refuse_nul("title", raw)?;
+    let title = trim_blank(raw);
+    if title.is_empty() {
+        return Err(ValidationError::new("title", "title must not be empty"));
+    }
     Ok(title.to_string())
 }
 
 /// A validated description: trimmed, at most 1000 characters; blank means "no description".
 pub fn validate_description(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
-    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let chars = text.chars().count();
+    let chars = raw.map_or(0, |text| text.chars().count());
     if chars > DESCRIPTION_MAX_CHARS {
         return Err(ValidationError::new(
             "description",
             format!("description must be at most {DESCRIPTION_MAX_CHARS} characters (got {chars})"),
         ));
     }
-    Ok(Some(text.to_string()))
+    if let Some(raw) = raw {
+        refuse_nul("description", raw)?;
+    }
+    Ok(raw.map(trim_blank).filter(|t| !t.is_empty()).map(str::to_string))
 }
 
 /// A task about to be created, already validated.
@@ -196,15 +225,16 @@ pub struct ChatMessage {
 
 /// A user's chat message: trimmed, 1 to 4,000 characters.
 pub fn validate_message(raw: &str) -> Result<String, ValidationError> {
-    let message = raw.trim();
-    if message.is_empty() {
-        return Err(ValidationError::new("message", "message must not be empty"));
-    }
-    if message.chars().count() > MESSAGE_MAX_CHARS {
+    if raw.chars().count() > MESSAGE_MAX_CHARS {
         return Err(ValidationError::new(
             "message",
             format!("message must be at most {MESSAGE_MAX_CHARS} characters"),
         ));
+    }
+    refuse_nul("message", raw)?;
+    let message = trim_blank(raw);
+    if message.is_empty() {
+        return Err(ValidationError::new("message", "message must not be empty"));
     }
     Ok(message.to_string())
 }
@@ -234,7 +264,7 @@ pub struct User {
 /// A normalised email: trimmed and lower-cased, so uniqueness is case-insensitive.
 pub fn validate_email(raw: &str) -> Result<String, ValidationError> {
     let email = raw.trim().to_lowercase();
-    if email.len() > 254 || !email_address::EmailAddress::is_valid(&email) || !email.contains('.') {
+    if raw.chars().count() > EMAIL_MAX_CHARS || !email_address::EmailAddress::is_valid(&email) || !email.contains('.') {
         return Err(ValidationError::new(
             "email",
             "email must be a valid address such as ada@example.com",
@@ -261,15 +291,16 @@ pub fn validate_password(raw: &str) -> Result<(), ValidationError> {
 }
 
 pub fn validate_name(raw: &str) -> Result<String, ValidationError> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(ValidationError::new("name", "name must not be empty"));
-    }
-    if name.chars().count() > NAME_MAX_CHARS {
+    if raw.chars().count() > NAME_MAX_CHARS {
         return Err(ValidationError::new(
             "name",
             format!("name must be at most {NAME_MAX_CHARS} characters"),
         ));
+    }
+    refuse_nul("name", raw)?;
+    let name = trim_blank(raw);
+    if name.is_empty() {
+        return Err(ValidationError::new("name", "name must not be empty"));
     }
     Ok(name.to_string())
 }
@@ -277,6 +308,28 @@ pub fn validate_name(raw: &str) -> Result<String, ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_what_the_documents_patterns_say() {
+        // Lengths count before trimming, as maxLength does.
+        assert!(validate_title(&format!(" {} ", "a".repeat(199))).is_err());
+        assert!(validate_title(&format!(" {}", "a".repeat(199))).is_ok());
+        // Blank as `\S` reads it in the tools that check the document.
+        for blank in ["\u{1c}\u{1f}", "\u{feff} ", "\u{a0}\u{2028}\t"] {
+            assert!(validate_title(blank).is_err(), "{blank:?}");
+            assert!(validate_message(blank).is_err(), "{blank:?}");
+            assert!(validate_name(blank).is_err(), "{blank:?}");
+        }
+        // PostgreSQL's text cannot hold NUL: refused with the field named, not a 500.
+        let e = validate_title("milk\0").unwrap_err();
+        assert_eq!(
+            (e.field, e.message.as_str()),
+            ("title", "title must not contain the NUL character (U+0000)")
+        );
+        assert!(validate_description(Some("a\0b")).is_err());
+        assert!(validate_message("\0hi").is_err());
+        assert!(validate_name("Ada\0").is_err());
+    }
 
     #[test]
     fn titles_are_trimmed_and_bounded_in_characters_not_bytes() {

@@ -15,12 +15,18 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
     /// Used to sign in; compared case-insensitively.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// At least 8 characters.
-    #[schema(example = "correct horse battery")]
+    /// 8 to 256 characters.
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 256)]
     pub password: String,
-    #[schema(example = "Ada")]
+    /// 1 to 100 characters, not all white space.
+    #[schema(
+        example = "Ada",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     pub name: String,
 }
 
@@ -110,7 +116,11 @@ pub async fn sign_in(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<ApiJson<SessionResponse>, ApiError> {
-    let user = state.db.find_user_by_email(request.email.trim()).await?;
+    // No account's email holds NUL (sign-up refuses it), and PostgreSQL cannot be asked for one.
+    let user = match request.email.trim() {
+        email if email.contains('\0') => None,
+        email => state.db.find_user_by_email(email).await?,
+    };
     let stored = user
         .as_ref()
         .map_or(DECOY_HASH, |u| u.password_hash.as_str())

@@ -22,10 +22,35 @@ pub const HISTORY_MESSAGES: i64 = 20;
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// Continue this conversation; omit to start a new one.
+    #[serde(default, deserialize_with = "whole_number")]
     pub conversation_id: Option<i64>,
-    /// 1 to 4,000 characters.
-    #[schema(example = "add buy milk")]
+    /// 1 to 4,000 characters, not all white space.
+    #[schema(
+        example = "add buy milk",
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     pub message: String,
+}
+
+/// An integer as the document's JSON Schema counts them: `7`, or `7.0` (a number with no
+/// fraction), in the int64 range; serde's own `i64` refuses the second.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error as _;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(whole) = number.as_i64() {
+        return Ok(Some(whole));
+    }
+    match number.as_f64() {
+        // i64::MAX as f64 rounds up to 2^63, which is already out of range.
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(Some(f as i64)),
+        _ => Err(D::Error::custom(format!(
+            "expected an integer in the int64 range, got {number}"
+        ))),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,4 +164,22 @@ pub async fn messages(
         other => other.into(),
     })?;
     Ok(ApiJson(state.db.list_messages(user, path.id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conversation_id_is_an_integer_as_json_schema_counts_them() {
+        let id = |body: &str| serde_json::from_str::<ChatRequest>(body).map(|r| r.conversation_id);
+        assert_eq!(id(r#"{"message": "hi", "conversation_id": 7}"#).unwrap(), Some(7));
+        assert_eq!(id(r#"{"message": "hi", "conversation_id": 7.0}"#).unwrap(), Some(7));
+        assert_eq!(id(r#"{"message": "hi", "conversation_id": null}"#).unwrap(), None);
+        assert_eq!(id(r#"{"message": "hi"}"#).unwrap(), None);
+        for bad in ["7.5", "1e19", "\"7\"", "9223372036854775808"] {
+            let body = format!(r#"{{"message": "hi", "conversation_id": {bad}}}"#);
+            assert!(id(&body).is_err(), "{bad} accepted");
+        }
+    }
 }

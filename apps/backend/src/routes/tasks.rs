@@ -11,28 +11,56 @@ use crate::extract::Owner;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `all` (default), `pending` or `completed`.
+    #[param(value_type = StatusFilter, required = false)]
     pub status: Option<StatusFilter>,
 }
 
+/// The patterns are `domain::TEXT_PATTERN` (no NUL, not blank: `domain::trim_blank` trims what
+/// `\s` matches) and `domain::NO_NUL_PATTERN`; a test holds them equal, as attributes cannot name
+/// a constant.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// 1 to 200 characters after trimming.
-    #[schema(example = "Buy milk")]
+    /// 1 to 200 characters, not all white space; stored trimmed.
+    #[schema(
+        example = "Buy milk",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     pub title: String,
-    /// At most 1000 characters.
+    /// At most 1000 characters; blank or null means none.
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
 }
 
-/// Fields to change; absent fields stay as they are, an empty description clears it.
+/// Fields to change, at least one; absent fields stay as they are. An empty or null
+/// description removes it; a title or completion cannot be null.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateTask {
+    /// 1 to 200 characters, not all white space; stored trimmed.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     pub title: Option<String>,
-    pub description: Option<String>,
+    /// At most 1000 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false, max_length = 1000, pattern = r"^[^\u0000]*$")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool, required = false)]
     pub completed: Option<bool>,
+}
+
+/// A field that was in the body (absent ones default to `None`): `null` is kept as the field's
+/// own value, so it is refused where the type has no null, and kept apart from "absent" where
+/// it does.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// `/api/{user_id}/tasks/{id}`; `user_id` is checked by `Owner`.
@@ -107,7 +135,9 @@ pub async fn update(
     ApiPath(TaskPath { id, .. }): ApiPath<TaskPath>,
     ApiJson(body): ApiJson<UpdateTask>,
 ) -> Result<ApiJson<Task>, ApiError> {
-    let changes = TaskChanges::parse(body.title.as_deref(), body.description.as_deref(), body.completed)?;
+    // A null description removes it, as an empty one does.
+    let description = body.description.as_ref().map(|d| d.as_deref().unwrap_or_default());
+    let changes = TaskChanges::parse(body.title.as_deref(), description, body.completed)?;
     state
         .db
         .update_task(owner.id(), id, &changes)

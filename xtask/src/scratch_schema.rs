@@ -1,0 +1,38 @@
+//! A PostgreSQL schema of its own for one run (a benchmark, the contract check), so it neither
+//! sees nor leaves data in the database's others.
+
+use anyhow::Context as _;
+use xshell::{Shell, cmd};
+
+use crate::project::random_hex;
+
+pub struct ScratchSchema {
+    admin_url: String,
+    name: String,
+    /// The database's URL with the schema as its search path: what the services are given.
+    pub url: String,
+}
+
+impl ScratchSchema {
+    pub fn create(sh: &Shell, admin_url: &str) -> anyhow::Result<Self> {
+        which::which("psql").context("this needs psql (PostgreSQL's client) to create its schema")?;
+        let name = format!("scratch_{}", random_hex(6));
+        let sql = format!("CREATE SCHEMA {name}");
+        cmd!(sh, "psql {admin_url} -v ON_ERROR_STOP=1 -qc {sql}")
+            .quiet()
+            .run()
+            .with_context(|| format!("cannot reach PostgreSQL at {admin_url} (pass --postgres URL)"))?;
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options[search_path]={name}");
+        Ok(ScratchSchema {
+            admin_url: admin_url.to_string(),
+            name,
+            url,
+        })
+    }
+
+    pub fn drop(self, sh: &Shell) {
+        let (admin_url, sql) = (self.admin_url, format!("DROP SCHEMA {} CASCADE", self.name));
+        let _ = cmd!(sh, "psql {admin_url} -qc {sql}").quiet().ignore_stdout().run();
+    }
+}
