@@ -23,8 +23,8 @@ use crate::supervisor::{Spec, Supervisor};
 
 /// Seconds of generated requests per run (the examples and coverage phases take a few more):
 /// every operation but one, then closing the account alone.
-const BUDGET_SECONDS: &str = "30";
-const DELETE_ME_BUDGET_SECONDS: &str = "8";
+const BUDGET_SECONDS: &str = "20";
+const DELETE_ME_BUDGET_SECONDS: &str = "5";
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// The path parameter and the token schemathesis runs with, from its environment.
 const CONFIG: &str = r#"[parameters]
