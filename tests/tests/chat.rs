@@ -167,3 +167,56 @@ fn agent_down_or_slow_gives_json_errors_and_keeps_the_message() {
     // Nothing was stored for a refused message, so no conversation is named.
     assert!(error["error"].get("conversation_id").is_none(), "{error}");
 }
+
+/// A raw POST with the user's token to another service, as a client that bypassed the backend.
+fn post_as(api: &Api, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut request = reqwest::blocking::Client::new()
+        .post(url)
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    (response.status().as_u16(), response.text().unwrap_or_default())
+}
+
+#[test]
+fn a_deleted_accounts_token_is_refused_at_once_by_the_backend_the_mcp_server_and_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(&sqlite_url(&dir));
+    let sam = stack.api().sign_up("sam@example.com");
+    let bo = stack.api().sign_up("bo@example.com");
+    assert_eq!(sam.chat(None, "add buy milk").0, 200);
+    let mcp = format!("http://127.0.0.1:{}/mcp", stack.mcp.port);
+    let mcp_headers = [
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let tools_list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let agent = format!("http://127.0.0.1:{}/v1/respond", stack.agent.port);
+    let list_my_tasks = r#"{"messages":[{"role":"user","content":"list my tasks"}]}"#;
+    let (status, body) = post_as(&sam, &mcp, &mcp_headers, tools_list);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post_as(&sam, &agent, &[], list_my_tasks);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Buy milk"), "{body}");
+
+    let (status, body) = sam.send("DELETE", "/api/auth/me", None);
+    assert_eq!(status, 204, "{body}");
+
+    let (status, body) = sam.send("GET", &format!("/api/{}/tasks", sam.user), None);
+    assert_eq!(status, 401, "backend: {body}");
+    let (status, body) = sam.chat(None, "add buy bread");
+    assert_eq!(status, 401, "backend chat: {body}");
+    let (status, body) = post_as(&sam, &mcp, &mcp_headers, tools_list);
+    assert_eq!(status, 401, "MCP: {body}");
+    let (status, body) = post_as(&sam, &agent, &[], list_my_tasks);
+    assert_eq!(status, 401, "agent (through MCP, which checks): {body}");
+    assert!(body.contains("sign in again"), "{body}");
+
+    // Everyone else carries on.
+    assert_eq!(bo.chat(None, "add call mom").0, 200);
+    assert_eq!(bo.tasks(), [("Call mom".to_string(), false)]);
+}

@@ -35,6 +35,11 @@ pub enum McpError {
     Unreachable(String),
     #[error("the task service (MCP) failed: {0}")]
     Failed(String),
+    /// The MCP server answered 401: it refuses the caller's token (the account was deleted, or
+    /// the token expired meanwhile). The agent checks signatures only; the MCP server, which has
+    /// the database, also checks revocations.
+    #[error("the task service (MCP) refused the token: {0}")]
+    Refused(String),
 }
 
 /// A tool call's outcome as the model and the user see it.
@@ -110,10 +115,13 @@ impl McpGateway {
                 let mode = ClientLifecycleMode::Discover {
                     preferred_versions: vec![ProtocolVersion::V_2026_07_28],
                 };
-                let client =
-                    ().serve_with_lifecycle(transport, mode)
-                        .await
-                        .map_err(|e| McpError::Unreachable(e.to_string()))?;
+                let client = ().serve_with_lifecycle(transport, mode).await.map_err(|e| {
+                    if e.auth_challenge().is_some() {
+                        McpError::Refused(e.to_string())
+                    } else {
+                        McpError::Unreachable(e.to_string())
+                    }
+                })?;
                 if let Some(server) = client.peer_info() {
                     *self.discovered.write().await = Some((*server).clone());
                 }
@@ -121,6 +129,33 @@ impl McpGateway {
             }
         };
         Ok(client)
+    }
+
+    /// Whether the server still takes `token`, asked with a bare `ping`: `None` when it cannot be
+    /// asked. rmcp reports a 401 to a session that started from a snapshot as a closed transport,
+    /// not as the refusal it was, so a failed request asks before calling the server unreachable.
+    async fn accepts(&self, token: &str) -> Option<bool> {
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/json, text/event-stream")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#)
+            .timeout(std::time::Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        Some(response.status() != reqwest::StatusCode::UNAUTHORIZED)
+    }
+
+    /// `error`, or `Refused` when the reason was the server refusing the token.
+    async fn refused_or(&self, token: &str, error: McpError) -> McpError {
+        match error {
+            McpError::Refused(_) => error,
+            _ if self.accepts(token).await == Some(false) => McpError::Refused(error.to_string()),
+            _ => error,
+        }
     }
 
     async fn forget_tools(&self) {
@@ -140,7 +175,10 @@ impl McpGateway {
 impl McpSession {
     /// The rmcp client, connected on first use.
     async fn client(&self) -> Result<&RunningService<RoleClient, ()>, McpError> {
-        self.client.get_or_try_init(|| self.gateway.connect(&self.token)).await
+        match self.client.get_or_try_init(|| self.gateway.connect(&self.token)).await {
+            Ok(client) => Ok(client),
+            Err(e) => Err(self.gateway.refused_or(&self.token, e).await),
+        }
     }
 
     /// The tools, from the cache when it has them.
@@ -148,12 +186,14 @@ impl McpSession {
         if let Some(tools) = self.gateway.tools.read().await.as_ref() {
             return Ok(tools.clone());
         }
-        let listed = self
-            .client()
-            .await?
-            .list_all_tools()
-            .await
-            .map_err(|e| McpError::Failed(format!("tools/list: {e}")))?;
+        let listed = match self.client().await?.list_all_tools().await {
+            Ok(listed) => listed,
+            Err(e) if e.auth_challenge().is_some() => return Err(McpError::Refused(format!("tools/list: {e}"))),
+            Err(e) => {
+                let error = McpError::Failed(format!("tools/list: {e}"));
+                return Err(self.gateway.refused_or(&self.token, error).await);
+            }
+        };
         let tools = Arc::new(listed.iter().map(tool_spec).collect::<Vec<_>>());
         *self.gateway.tools.write().await = Some(tools.clone());
         Ok(tools)
@@ -176,12 +216,14 @@ impl McpSession {
             Err(e) => {
                 // Whatever failed, the next session asks the server afresh what it is.
                 self.gateway.forget_discovery().await;
-                return Err(match e {
+                let error = match e {
+                    _ if e.auth_challenge().is_some() => McpError::Refused(format!("tools/call {name}: {e}")),
                     ServiceError::TransportSend(_) | ServiceError::TransportClosed => {
                         McpError::Unreachable(format!("tools/call {name}: {e}"))
                     }
                     other => McpError::Failed(format!("tools/call {name}: {other}")),
-                });
+                };
+                return Err(self.gateway.refused_or(&self.token, error).await);
             }
         };
         let text: Vec<&str> = result

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use todo_core::auth::TokenVerifier;
 use todo_core::http::{ApiError, ApiJson, AuthUser};
 
+use crate::mcp::McpError;
 use crate::runner::{Agent, Caller, HistoryMessage, Reply, Role, RunError};
 
 /// At most this many messages of history are read; the backend sends the last 20.
@@ -51,6 +52,9 @@ pub async fn respond(
     let reply = state.agent.respond(&caller, &messages).await.map_err(|e| {
         tracing::error!(error = %e, "agent run failed");
         match e {
+            RunError::Mcp(McpError::Refused(_)) => ApiError::unauthorized(
+                "the token is no longer accepted (the account was deleted, or it expired): sign in again",
+            ),
             RunError::Mcp(_) => ApiError::unavailable(e.to_string()),
             RunError::ModelTimeout(_) => {
                 ApiError::new(http::StatusCode::GATEWAY_TIMEOUT, "model_timeout", e.to_string())

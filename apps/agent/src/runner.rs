@@ -221,7 +221,7 @@ impl Agent {
             .await;
         let (result, is_error) = match outcome {
             Ok(Ok(ToolOutcome { result, is_error })) => (result, is_error),
-            Ok(Err(e @ McpError::Unreachable(_))) => return Err(e),
+            Ok(Err(e @ (McpError::Unreachable(_) | McpError::Refused(_)))) => return Err(e),
             Ok(Err(e)) => (Value::String(e.to_string()), true),
             Err(_) => (
                 Value::String(format!(

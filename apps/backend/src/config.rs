@@ -1,10 +1,13 @@
 //! The backend's configuration, read from the environment.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use todo_core::auth::{JwksConfig, TokenConfig};
 use todo_core::config::{self, ConfigError, Env, ServiceConfig};
 use todo_core::db::DbOptions;
+
+use crate::throttle::Limits;
 
 pub const DEFAULT_PORT: u16 = 8000;
 pub const DEFAULT_AGENT_URL: &str = "http://127.0.0.1:8002";
@@ -19,6 +22,14 @@ pub struct BackendConfig {
     pub agent_url: String,
     /// How long a chat message waits for the agent before answering 504.
     pub agent_timeout: Duration,
+    /// Sign-in and sign-up rate limits.
+    pub limits: Limits,
+    /// How many proxies in front of the backend append to X-Forwarded-For and are trusted to
+    /// (the frontend is one; an ingress controller another). 0: the TCP peer is the client.
+    pub trusted_proxy_hops: usize,
+    /// Argon2 hashes that may run at once, and that may wait for a turn.
+    pub password_workers: usize,
+    pub password_queue: usize,
 }
 
 impl BackendConfig {
@@ -37,6 +48,26 @@ impl BackendConfig {
             ));
         }
         let agent_timeout = Duration::from_secs(env.parse("AGENT_TIMEOUT_SECS", 60, "a number of seconds"));
+        let limits = Limits {
+            sign_in_per_minute: NonZeroU32::new(env.parse(
+                "AUTH_SIGN_IN_PER_MINUTE",
+                5,
+                "a number of attempts (0 turns the limit off)",
+            )),
+            sign_up_per_hour: NonZeroU32::new(env.parse(
+                "AUTH_SIGN_UP_PER_HOUR",
+                20,
+                "a number of sign-ups (0 turns the limit off)",
+            )),
+        };
+        let trusted_proxy_hops = env.parse("TRUSTED_PROXY_HOPS", 0, "a number of proxies (0 when none)");
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let password_workers = env.parse("PASSWORD_HASH_WORKERS", cpus, "a number of threads");
+        let password_queue = env.parse(
+            "PASSWORD_HASH_QUEUE",
+            16 * password_workers,
+            "a number of waiting hashes",
+        );
         env.finish()?;
         Ok(BackendConfig {
             service,
@@ -45,6 +76,10 @@ impl BackendConfig {
             jwks,
             agent_url,
             agent_timeout,
+            limits,
+            trusted_proxy_hops,
+            password_workers,
+            password_queue,
         })
     }
 }

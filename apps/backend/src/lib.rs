@@ -6,12 +6,13 @@ mod extract;
 mod openapi;
 mod routes;
 mod state;
+mod throttle;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, patch, post};
-use todo_core::auth::TokenIssuer;
+use todo_core::auth::{Passwords, TokenIssuer};
 use todo_core::http::{health_routes, with_common_layers};
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
@@ -20,6 +21,7 @@ pub use agent::AgentClient;
 pub use config::BackendConfig;
 pub use openapi::ApiDoc;
 pub use state::AppState;
+pub use throttle::Limits;
 
 /// Connects to the database, applies migrations and builds the application.
 pub async fn build(config: &BackendConfig) -> anyhow::Result<Router> {
@@ -29,6 +31,8 @@ pub async fn build(config: &BackendConfig) -> anyhow::Result<Router> {
         issuer: Arc::new(TokenIssuer::new(&config.tokens)),
         verifier,
         agent: agent::AgentClient::new(&config.agent_url, config.agent_timeout)?,
+        passwords: Passwords::new(config.password_workers, config.password_queue),
+        throttle: throttle::Throttle::start(config.limits, config.trusted_proxy_hops),
     };
     Ok(router(state, config))
 }

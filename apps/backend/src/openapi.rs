@@ -1,8 +1,9 @@
 //! The OpenAPI document, served at `/openapi.json` and browsable at `/docs`.
 
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{auth, chat, tasks};
@@ -107,7 +108,11 @@ fn declare_standard_errors(path: &str, operation: &mut Operation) {
             .responses
             .entry(status.to_string())
             .or_insert_with(|| {
-                ResponseBuilder::new()
+                let mut response = ResponseBuilder::new();
+                if status == "503" {
+                    response = response.header("Retry-After", retry_after());
+                }
+                response
                     .description(description)
                     .content(
                         "application/json",
@@ -119,6 +124,14 @@ fn declare_standard_errors(path: &str, operation: &mut Operation) {
                     .into()
             });
     }
+}
+
+/// The `Retry-After` header of a 429 or 503: seconds until a retry is worth it.
+fn retry_after() -> Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+        .description(Some("Seconds until trying again is worth it"))
+        .build()
 }
 
 #[cfg(test)]
@@ -166,5 +179,10 @@ mod tests {
             sign_in.get("403").is_none() && sign_in.get("415").is_some(),
             "{sign_in}"
         );
+        for status in ["429", "503"] {
+            assert!(sign_in[status]["headers"].get("Retry-After").is_some(), "{sign_in}");
+        }
+        let list = &document["paths"]["/api/{user_id}/tasks"]["get"]["responses"];
+        assert!(list["503"]["headers"].get("Retry-After").is_some(), "{list}");
     }
 }

@@ -1,10 +1,11 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use todo_core::auth::{TokenIssuer, TokenVerifier};
+use todo_core::auth::{Passwords, TokenIssuer, TokenVerifier};
 use todo_core::db::Db;
 
 use crate::agent::AgentClient;
+use crate::throttle::Throttle;
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone)]
@@ -13,6 +14,8 @@ pub struct AppState {
     pub issuer: Arc<TokenIssuer>,
     pub verifier: Arc<TokenVerifier>,
     pub agent: AgentClient,
+    pub passwords: Passwords,
+    pub throttle: Arc<Throttle>,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {

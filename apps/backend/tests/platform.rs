@@ -23,15 +23,7 @@ async fn health_readiness_metrics_and_docs() {
 
     let s = server.sign_up("metrics@example.com").await;
     server.create_task(&s, "counted").await;
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.lines().any(|l| l.starts_with("http_requests_total{")
             && l.contains(r#"route="/api/{user_id}/tasks""#)

@@ -15,7 +15,8 @@ use crate::http::{bind, serve, shutdown_signal};
 /// How long start-up waits for the database before giving up.
 pub const DATABASE_STARTUP_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Connects (retrying until the deadline), applies migrations, and builds the token verifier.
+/// Connects (retrying until the deadline), applies migrations, and builds the token verifier,
+/// which refuses the tokens of accounts deleted in this database.
 pub async fn connect(
     database: &DbOptions,
     tokens: &TokenConfig,
@@ -25,7 +26,8 @@ pub async fn connect(
         .await
         .context("cannot prepare the database")?;
     let jwks = jwks.cloned().map(JwksVerifier::new).transpose()?.map(Arc::new);
-    Ok((db, Arc::new(TokenVerifier::new(tokens, jwks))))
+    let verifier = TokenVerifier::new(tokens, jwks).with_revocations(db.clone());
+    Ok((db, Arc::new(verifier)))
 }
 
 /// A service's `main`: validated config, logging, the app, then serving until SIGTERM or Ctrl-C.

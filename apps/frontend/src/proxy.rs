@@ -4,11 +4,12 @@
 //! to the API's own limit) and the answer streamed back. A backend that cannot be reached answers
 //! 502 and one that does not answer in time 504, both as JSON errors.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use todo_core::http::{ApiError, BODY_LIMIT_BYTES};
 
@@ -59,6 +60,27 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
+/// Adds the address this proxy saw to X-Forwarded-For, after any entries earlier proxies (or the
+/// client) wrote: the backend, trusting this one hop, reads the client's address from it.
+fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
+    let peer = peer.to_string();
+    let earlier: Vec<&str> = headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let chain = earlier
+        .into_iter()
+        .chain(std::iter::once(peer.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(value) = HeaderValue::from_str(&chain) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
 pub async fn forward(State(backend): State<Backend>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -75,6 +97,9 @@ pub async fn forward(State(backend): State<Backend>, request: Request) -> Respon
     copy_headers(&parts.headers, &mut headers);
     if let Some(host) = parts.headers.get(header::HOST) {
         headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        append_forwarded_for(&mut headers, peer.ip());
     }
     let sent = backend
         .http

@@ -17,12 +17,14 @@ struct Seen {
     path_and_query: String,
     authorization: Option<String>,
     forwarded_host: Option<String>,
+    forwarded_for: Option<String>,
     body: Bytes,
 }
 
 async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }
@@ -43,6 +45,7 @@ async fn recording_backend() -> (String, Arc<Mutex<Vec<Seen>>>) {
                     path_and_query: parts.uri.path_and_query().unwrap().to_string(),
                     authorization: header("authorization"),
                     forwarded_host: header("x-forwarded-host"),
+                    forwarded_for: header("x-forwarded-for"),
                     body,
                 });
                 (StatusCode::CREATED, [("x-backend", "yes")], r#"{"id":7}"#).into_response()
@@ -134,12 +137,27 @@ async fn forwards_api_requests_and_answers_untouched() {
     assert_eq!(answer.headers()["x-backend"], "yes");
     assert_eq!(answer.text().await.unwrap(), r#"{"id":7}"#);
 
-    let seen = seen.lock().unwrap()[0].clone();
-    assert_eq!(seen.method, "POST");
-    assert_eq!(seen.path_and_query, "/api/u1/tasks?status=all");
-    assert_eq!(seen.authorization.as_deref(), Some("Bearer abc"));
-    assert!(seen.forwarded_host.is_some_and(|h| h.starts_with("127.0.0.1:")));
-    assert_eq!(&seen.body[..], br#"{"title":"Buy milk"}"#);
+    let first = seen.lock().unwrap()[0].clone();
+    assert_eq!(first.method, "POST");
+    assert_eq!(first.path_and_query, "/api/u1/tasks?status=all");
+    assert_eq!(first.authorization.as_deref(), Some("Bearer abc"));
+    assert!(first.forwarded_host.is_some_and(|h| h.starts_with("127.0.0.1:")));
+    assert_eq!(
+        first.forwarded_for.as_deref(),
+        Some("127.0.0.1"),
+        "the address the frontend saw"
+    );
+    assert_eq!(&first.body[..], br#"{"title":"Buy milk"}"#);
+
+    // What a client (or a proxy before this one) wrote stays, and the peer is appended after it.
+    client()
+        .get(format!("{url}/api/auth/me"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    let forwarded_for = seen.lock().unwrap()[1].forwarded_for.clone();
+    assert_eq!(forwarded_for.as_deref(), Some("203.0.113.9, 127.0.0.1"));
 
     let too_big = client()
         .post(format!("{url}/api/u1/tasks"))

@@ -85,6 +85,19 @@ pub fn run() -> anyhow::Result<()> {
                 helm.version,
                 problems.join("\n  ")
             );
+            let hops = backend_env(&manifests, "TRUSTED_PROXY_HOPS");
+            // The scaled rendering has an ingress: its controller is a second hop.
+            let expected = if what.contains("ingress") { "2" } else { "1" };
+            ensure!(
+                hops.as_deref() == Some(expected),
+                "the chart rendered with {what} tells the backend TRUSTED_PROXY_HOPS={hops:?}, not {expected}: \
+                 the frontend{} append to X-Forwarded-For, and sign-in limits count the wrong address otherwise",
+                if expected == "2" {
+                    " and the ingress controller"
+                } else {
+                    ""
+                }
+            );
             println!(
                 "helm {} template, {what}: {} objects, our rules hold",
                 helm.version,
@@ -113,6 +126,19 @@ pub fn run() -> anyhow::Result<()> {
     checkov(&files)?;
     package(newest, &rendered)?;
     Ok(())
+}
+
+/// A variable of the backend container's non-secret environment, as rendered.
+fn backend_env(manifests: &Manifests, name: &str) -> Option<String> {
+    let backend = manifests
+        .workloads()
+        .into_iter()
+        .find(|w| w.kind == "Deployment" && w.labels["app.kubernetes.io/component"] == "backend")?;
+    let container = manifests::containers(backend.spec).next()?;
+    manifests
+        .plain_env(container)
+        .into_iter()
+        .find_map(|(key, value)| (key == name).then_some(value))
 }
 
 /// The chart's `version` and `appVersion`, and every subchart's, follow the workspace version.

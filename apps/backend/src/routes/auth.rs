@@ -4,12 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use todo_core::auth::{hash_password, verify_password};
 use todo_core::domain::{self, User};
 use todo_core::http::{ApiError, ApiJson, AuthUser, ErrorBody};
 use utoipa::ToSchema;
 
 use crate::state::AppState;
+use crate::throttle::ClientAddr;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,15 +70,19 @@ impl From<User> for UserView {
         (status = 201, body = SessionResponse),
         (status = 409, description = "email already registered", body = ErrorBody),
         (status = 422, description = "invalid email, password or name", body = ErrorBody),
+        (status = 429, description = "too many sign-ups from this address", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
+        (status = 503, description = "at capacity or the database is unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(request): ApiJson<SignUpRequest>,
 ) -> Result<(StatusCode, ApiJson<SessionResponse>), ApiError> {
+    state.throttle.sign_up(client)?;
     let email = domain::validate_email(&request.email)?;
     domain::validate_password(&request.password)?;
     let name = domain::validate_name(&request.name)?;
-    let password_hash = hash_password(request.password).await.map_err(ApiError::internal)?;
+    let password_hash = state.passwords.hash(request.password).await?;
     let user = User {
         id: uuid::Uuid::now_v7().to_string(),
         email,
@@ -111,11 +115,15 @@ const DECOY_HASH: &str =
     responses(
         (status = 200, body = SessionResponse),
         (status = 401, description = "wrong email or password", body = ErrorBody),
+        (status = 429, description = "too many attempts from this address for this account, or from this address", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
+        (status = 503, description = "at capacity or the database is unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<ApiJson<SessionResponse>, ApiError> {
+    state.throttle.sign_in(client, &request.email)?;
     // No account's email holds NUL (sign-up refuses it), and PostgreSQL cannot be asked for one.
     let user = match request.email.trim() {
         email if email.contains('\0') => None,
@@ -125,9 +133,7 @@ pub async fn sign_in(
         .as_ref()
         .map_or(DECOY_HASH, |u| u.password_hash.as_str())
         .to_string();
-    let matches = verify_password(request.password, stored)
-        .await
-        .map_err(ApiError::internal)?;
+    let matches = state.passwords.verify(request.password, stored).await?;
     let user = match user {
         Some(user) if matches => user,
         _ => return Err(ApiError::unauthorized("wrong email or password")),
@@ -167,7 +173,8 @@ mod tests {
     async fn the_decoy_hash_is_well_formed_so_unknown_emails_cost_a_real_verification() {
         use argon2_check::parses;
         assert!(parses(DECOY_HASH));
-        assert!(!verify_password("anything".into(), DECOY_HASH.into()).await.unwrap());
+        let passwords = todo_core::auth::Passwords::new(1, 1);
+        assert!(!passwords.verify("anything".into(), DECOY_HASH.into()).await.unwrap());
     }
 
     mod argon2_check {

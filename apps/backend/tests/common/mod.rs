@@ -93,6 +93,12 @@ impl TestServer {
         (status, value)
     }
 
+    /// What `/metrics` shows now, in Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.expect("request sent");
+        response.text().await.expect("body")
+    }
+
     pub async fn sign_up(&self, email: &str) -> Session {
         let (status, body) = self
             .call(

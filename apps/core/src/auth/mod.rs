@@ -10,5 +10,5 @@ mod password;
 mod tokens;
 
 pub use jwks::{JwksConfig, JwksVerifier};
-pub use password::{hash_password, verify_password};
+pub use password::{PasswordError, Passwords};
 pub use tokens::{Claims, TokenConfig, TokenError, TokenIssuer, TokenVerifier};

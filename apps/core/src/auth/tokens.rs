@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::jwks::JwksVerifier;
+use crate::db::Db;
 
 /// The claims of a token; `sub` is the user id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,6 +32,12 @@ pub enum TokenError {
     Expired,
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// Issued to an account that has since been deleted.
+    #[error("token was revoked")]
+    Revoked,
+    /// The revocation list could not be read, so the token can be neither accepted nor refused.
+    #[error("cannot check the token: {0}")]
+    Unavailable(String),
 }
 
 /// Settings for the tokens this system issues and accepts.
@@ -89,12 +96,14 @@ impl TokenIssuer {
     }
 }
 
-/// Verifies bearer tokens: HS256 with the shared secret, and EdDSA against a JWKS when configured.
+/// Verifies bearer tokens: HS256 with the shared secret, and EdDSA against a JWKS when configured;
+/// then, where the service has the database, that the account was not deleted since.
 #[derive(Clone)]
 pub struct TokenVerifier {
     hs256_key: DecodingKey,
     hs256_validation: Validation,
     jwks: Option<Arc<JwksVerifier>>,
+    revocations: Option<Db>,
 }
 
 impl TokenVerifier {
@@ -103,10 +112,30 @@ impl TokenVerifier {
             hs256_key: DecodingKey::from_secret(&config.secret),
             hs256_validation: validation(Algorithm::HS256, &config.issuer, &config.audience),
             jwks,
+            revocations: None,
         }
     }
 
+    /// Also refuses tokens revoked in `db` (those of deleted accounts). Every service with the
+    /// database checks this on every request, so a deletion takes effect at once everywhere.
+    pub fn with_revocations(mut self, db: Db) -> Self {
+        self.revocations = Some(db);
+        self
+    }
+
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.verify_signature(token).await?;
+        if let Some(db) = &self.revocations {
+            match db.token_revoked(&claims.sub, claims.iat).await {
+                Ok(false) => {}
+                Ok(true) => return Err(TokenError::Revoked),
+                Err(e) => return Err(TokenError::Unavailable(e.to_string())),
+            }
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
         // The header is untrusted; it only chooses which key may verify the signature. A token whose
         // `alg` is `none` or anything unlisted fails here or in `decode`.
         let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
@@ -183,6 +212,62 @@ mod tests {
         let body = encode(br#"{"sub":"u1","exp":9999999999,"iat":0,"iss":"todo-chatbot","aud":"todo-chatbot"}"#);
         let token = format!("{header}.{body}.");
         assert!(TokenVerifier::new(&config(), None).verify(&token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_deleted_accounts_tokens_are_refused_and_later_sign_ins_are_not() {
+        use crate::domain::User;
+        let db = Db::connect_and_migrate(
+            &crate::test_support::TestDb::sqlite_memory().options(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        let verifier = TokenVerifier::new(&config(), None).with_revocations(db.clone());
+        let issuer = TokenIssuer::new(&config());
+        let user = User {
+            id: "u1".into(),
+            email: "a@example.com".into(),
+            name: "Ada".into(),
+            password_hash: "x".into(),
+            created_at: Utc::now(),
+        };
+        db.create_user(&user).await.unwrap();
+        let before = issuer.issue("u1", "a@example.com", "Ada").unwrap();
+        let bystander = issuer.issue("u2", "b@example.com", "Bo").unwrap();
+        assert!(verifier.verify(&before).await.is_ok());
+
+        db.delete_account("u1").await.unwrap();
+        assert_eq!(verifier.verify(&before).await, Err(TokenError::Revoked));
+        assert!(
+            verifier.verify(&bystander).await.is_ok(),
+            "another user's token still works"
+        );
+
+        // A token issued after the deletion (an external identity provider signing the same
+        // subject in again) is not caught by the old revocation.
+        let claims = Claims {
+            sub: "u1".into(),
+            iat: Utc::now().timestamp() + 2,
+            exp: Utc::now().timestamp() + 120,
+            iss: "todo-chatbot".into(),
+            aud: "todo-chatbot".into(),
+            email: None,
+            name: None,
+        };
+        let after = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&config().secret),
+        )
+        .unwrap();
+        assert!(verifier.verify(&after).await.is_ok());
+
+        db.close().await;
+        assert!(
+            matches!(verifier.verify(&bystander).await, Err(TokenError::Unavailable(_))),
+            "no database, no answer"
+        );
     }
 
     #[tokio::test]

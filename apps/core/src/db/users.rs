@@ -1,5 +1,7 @@
 //! Account repository.
 
+use chrono::Utc;
+
 use super::{Db, StoreError, on_pool};
 use crate::domain::User;
 
@@ -34,8 +36,9 @@ impl Db {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(SQL).bind(id).fetch_optional(pool).await)?)
     }
 
-    /// Deletes an account and everything it owns (messages, conversations, tasks). Tokens already
-    /// issued stay valid until they expire, but reach nothing: the data is gone and sign-in fails.
+    /// Deletes an account and everything it owns (messages, conversations, tasks) in one
+    /// transaction, and revokes every token issued to it until now: the services refuse them from
+    /// the next request on (see [`Db::token_revoked`]), not only when they expire.
     pub async fn delete_account(&self, user_id: &str) -> Result<(), StoreError> {
         const STATEMENTS: [&str; 4] = [
             "DELETE FROM messages WHERE user_id = $1",
@@ -43,10 +46,27 @@ impl Db {
             "DELETE FROM tasks WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ];
+        const REVOKE: &str = "INSERT INTO token_revocations (user_id, revoked_at) VALUES ($1, $2) \
+             ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at";
+        let now = Utc::now().timestamp();
         let _turn = self.write_turn().await;
-        for sql in STATEMENTS {
-            on_pool!(self, pool => sqlx::query(sql).bind(user_id).execute(pool).await.map(|_| ()))?;
-        }
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for sql in STATEMENTS {
+                sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+            }
+            sqlx::query(REVOKE).bind(user_id).bind(now).execute(&mut *tx).await?;
+            tx.commit().await
+        })?;
         Ok(())
+    }
+
+    /// True when a token of `user_id` issued at `issued_at` (seconds since the epoch) was revoked:
+    /// the account was deleted at or after that second.
+    pub async fn token_revoked(&self, user_id: &str, issued_at: i64) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT revoked_at FROM token_revocations WHERE user_id = $1";
+        let revoked_at: Option<i64> =
+            on_pool!(self, pool => sqlx::query_scalar(SQL).bind(user_id).fetch_optional(pool).await)?;
+        Ok(revoked_at.is_some_and(|at| issued_at <= at))
     }
 }

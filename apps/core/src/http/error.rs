@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::TokenError;
+use crate::auth::{PasswordError, TokenError};
 use crate::db::StoreError;
 use crate::domain::ValidationError;
 
@@ -19,6 +19,8 @@ pub struct ApiError {
     pub field: Option<&'static str>,
     /// See [`ErrorDetail::conversation_id`].
     pub conversation_id: Option<i64>,
+    /// Sent as `Retry-After` (seconds) with a 429 or 503: when trying again is worth it.
+    pub retry_after_secs: Option<u64>,
 }
 
 /// The JSON body of every error response.
@@ -50,7 +52,14 @@ impl ApiError {
             message: message.into(),
             field: None,
             conversation_id: None,
+            retry_after_secs: None,
         }
+    }
+
+    /// Tells the client how many seconds to wait before trying again.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs.max(1));
+        self
     }
 
     /// Names the conversation the failed request's message was kept in.
@@ -76,6 +85,19 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", message)
     }
+    /// Too many attempts: refused until `retry_after_secs` have passed.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message).retry_after(retry_after_secs)
+    }
+    /// The database did not answer; the request changed nothing and may be retried.
+    pub fn database_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database is unavailable; try again shortly",
+        )
+        .retry_after(1)
+    }
     /// A server-side failure: the cause is logged here, the client gets no internals.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -99,6 +121,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }
@@ -111,6 +138,7 @@ impl From<ValidationError> for ApiError {
             message: err.message,
             field: Some(err.field),
             conversation_id: None,
+            retry_after_secs: None,
         }
     }
 }
@@ -122,11 +150,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::conflict(message),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
-                    "the database is unavailable; try again shortly",
-                )
+                ApiError::database_unavailable()
             }
             other => ApiError::internal(other),
         }
@@ -140,8 +164,27 @@ impl From<TokenError> for ApiError {
             TokenError::Missing => "missing bearer token: send Authorization: Bearer <token>",
             TokenError::Expired => "token has expired: sign in again",
             TokenError::Invalid(_) => "invalid token",
+            TokenError::Revoked => "this session has ended (the account was deleted): sign in again",
+            TokenError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "cannot check a token: database unavailable");
+                return ApiError::database_unavailable();
+            }
         };
         ApiError::unauthorized(message)
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many sign-ins at once; try again in a moment",
+            )
+            .retry_after(1),
+            PasswordError::Failed(cause) => ApiError::internal(cause),
+        }
     }
 }
 

@@ -23,7 +23,8 @@ pub async fn serve(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app)
+    // Handlers that care where a request came from (the backend's sign-in limits) read the peer.
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(true);

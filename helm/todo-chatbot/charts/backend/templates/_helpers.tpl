@@ -5,6 +5,19 @@
 {{- define "backend.config" -}}
 AGENT_URL: {{ include "common.serviceUrl" (dict "root" . "component" "agent" "port" 8002) }}
 AGENT_TIMEOUT_SECS: {{ .Values.agentTimeoutSeconds | quote }}
+AUTH_SIGN_IN_PER_MINUTE: {{ .Values.signInPerMinute | quote }}
+AUTH_SIGN_UP_PER_HOUR: {{ .Values.signUpPerHour | quote }}
+TRUSTED_PROXY_HOPS: {{ include "backend.trustedProxyHops" . | quote }}
+{{- end -}}
+
+{{/* Requests reach the backend through the frontend, and through the ingress controller first
+when the release has an ingress; each appends the address it saw to X-Forwarded-For. */}}
+{{- define "backend.trustedProxyHops" -}}
+{{- if kindIs "invalid" .Values.trustedProxyHops -}}
+{{- ternary 2 1 (.Values.global.ingress.enabled | default false) -}}
+{{- else -}}
+{{- .Values.trustedProxyHops -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "backend.secretEnv" -}}

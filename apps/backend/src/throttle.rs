@@ -1,0 +1,245 @@
+//! Slows password guessing and mass sign-up: keyed rate limits (GCRA, from `governor`) on the
+//! client's address and on the account an attempt names.
+//!
+//! Sign-in is limited per (address, account) and, more loosely, per address. Nothing is limited
+//! per account alone: that would let anyone lock a user out by failing on their email from
+//! elsewhere. Guessing one account from many addresses is still bounded: every address pays the
+//! per-pair rate, and each attempt costs a place in the bounded argon2 queue.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use todo_core::http::ApiError;
+
+use crate::state::AppState;
+
+/// How often idle keys are dropped, so the maps hold only recent clients.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Limits, per minute or hour; `None` turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub sign_in_per_minute: Option<NonZeroU32>,
+    pub sign_up_per_hour: Option<NonZeroU32>,
+}
+
+/// Where a request came from, as far as it can be trusted: the peer of the TCP connection, or,
+/// behind `hops` trusted proxies, the address the outermost of them saw (from X-Forwarded-For).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The key an address is counted under. An IPv6 user usually holds a whole /64, so one key per
+/// /64; IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddrKey(IpAddr);
+
+impl From<IpAddr> for AddrKey {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => AddrKey(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => AddrKey(IpAddr::V4(v4)),
+                None => AddrKey(IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !0u128 >> 64 << 64))),
+            },
+        }
+    }
+}
+
+/// The client address from the connection and `X-Forwarded-For`, trusting `hops` proxies: each
+/// appends the address it saw, so the client is the entry `hops` places from the right of
+/// X-Forwarded-For followed by the peer. Entries a client wrote itself sit further left and are
+/// never read. Too few entries (a request that bypassed a proxy) falls back to the leftmost.
+pub fn client_addr(peer: IpAddr, forwarded_for: &[&str], hops: usize) -> IpAddr {
+    if hops == 0 {
+        return peer;
+    }
+    let chain: Vec<IpAddr> = forwarded_for
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .map(|entry| entry.parse::<IpAddr>().ok())
+        .chain(std::iter::once(Some(peer)))
+        .collect::<Option<Vec<_>>>()
+        // An entry that is not an address cannot be placed in the chain; trust only the peer.
+        .unwrap_or_else(|| vec![peer]);
+    let index = chain.len().saturating_sub(hops + 1);
+    chain[index]
+}
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Served without connection info (a router driven in-process): all such requests are one client.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientAddr(client_addr(
+            peer,
+            &forwarded,
+            state.throttle.trusted_proxy_hops,
+        )))
+    }
+}
+
+/// The limiters of one backend process.
+pub struct Throttle {
+    pub trusted_proxy_hops: usize,
+    sign_in_pair: Option<DefaultKeyedRateLimiter<(AddrKey, String)>>,
+    sign_in_addr: Option<DefaultKeyedRateLimiter<AddrKey>>,
+    sign_up_addr: Option<DefaultKeyedRateLimiter<AddrKey>>,
+}
+
+impl Throttle {
+    /// Builds the limiters and, on the current runtime, a sweeper that ends with them.
+    pub fn start(limits: Limits, trusted_proxy_hops: usize) -> Arc<Throttle> {
+        let per_address = |n: NonZeroU32| n.saturating_mul(NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN));
+        let throttle = Arc::new(Throttle {
+            trusted_proxy_hops,
+            sign_in_pair: limits
+                .sign_in_per_minute
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            sign_in_addr: limits
+                .sign_in_per_minute
+                .map(|n| RateLimiter::keyed(Quota::per_minute(per_address(n)))),
+            sign_up_addr: limits.sign_up_per_hour.map(|n| RateLimiter::keyed(Quota::per_hour(n))),
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(sweep(Arc::downgrade(&throttle)));
+        }
+        throttle
+    }
+
+    /// One sign-in attempt from `addr` naming `email`.
+    pub fn sign_in(&self, addr: ClientAddr, email: &str) -> Result<(), ApiError> {
+        let addr = AddrKey::from(addr.0);
+        check(self.sign_in_addr.as_ref(), &addr, "sign-in")?;
+        // Only the first 254 characters count (no email is longer): a key stays small.
+        let account: String = email.trim().to_lowercase().chars().take(254).collect();
+        check(self.sign_in_pair.as_ref(), &(addr, account), "sign-in")
+    }
+
+    /// One sign-up attempt from `addr`.
+    pub fn sign_up(&self, addr: ClientAddr) -> Result<(), ApiError> {
+        check(self.sign_up_addr.as_ref(), &AddrKey::from(addr.0), "sign-up")
+    }
+
+    fn retain_recent(&self) {
+        if let Some(l) = &self.sign_in_pair {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.sign_in_addr {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.sign_up_addr {
+            l.retain_recent();
+        }
+    }
+}
+
+fn check<K: std::hash::Hash + Eq + Clone>(
+    limiter: Option<&DefaultKeyedRateLimiter<K>>,
+    key: &K,
+    what: &str,
+) -> Result<(), ApiError> {
+    let Some(limiter) = limiter else { return Ok(()) };
+    limiter.check_key(key).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        metrics::counter!("auth_attempts_throttled_total", "kind" => what.to_string()).increment(1);
+        ApiError::too_many_requests(format!("too many {what} attempts: try again in {secs} s"), secs)
+    })
+}
+
+async fn sweep(throttle: Weak<Throttle>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match throttle.upgrade() {
+            Some(throttle) => throttle.retain_recent(),
+            None => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn with_no_trusted_proxy_the_peer_is_the_client_whatever_the_headers_say() {
+        assert_eq!(client_addr(ip("10.0.0.9"), &["1.2.3.4"], 0), ip("10.0.0.9"));
+    }
+
+    #[test]
+    fn behind_proxies_the_entry_the_outermost_trusted_one_wrote_is_the_client() {
+        // A client forged "6.6.6.6"; the frontend appended the real peer it saw.
+        let forwarded = ["6.6.6.6, 203.0.113.7"];
+        assert_eq!(client_addr(ip("10.0.0.2"), &forwarded, 1), ip("203.0.113.7"));
+        // Ingress, then frontend: two hops.
+        let forwarded = ["6.6.6.6, 203.0.113.7", "10.0.0.5"];
+        assert_eq!(client_addr(ip("10.0.0.2"), &forwarded, 2), ip("203.0.113.7"));
+        // Fewer entries than hops (the proxy was bypassed): the leftmost, not a panic.
+        assert_eq!(client_addr(ip("10.0.0.2"), &[], 3), ip("10.0.0.2"));
+        // A garbled header cannot choose the address.
+        assert_eq!(client_addr(ip("10.0.0.2"), &["nonsense, 1.1.1.1"], 1), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn an_ipv6_64_counts_as_one_client_and_mapped_ipv4_as_its_ipv4() {
+        assert_eq!(
+            AddrKey::from(ip("2001:db8:1:2:aaaa::1")),
+            AddrKey::from(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(
+            AddrKey::from(ip("2001:db8:1:2::1")),
+            AddrKey::from(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(AddrKey::from(ip("::ffff:192.0.2.1")), AddrKey::from(ip("192.0.2.1")));
+    }
+
+    #[tokio::test]
+    async fn an_account_is_slowed_from_one_address_and_not_from_another() {
+        let throttle = Throttle::start(
+            Limits {
+                sign_in_per_minute: NonZeroU32::new(3),
+                sign_up_per_hour: None,
+            },
+            0,
+        );
+        let attacker = ClientAddr(ip("198.51.100.1"));
+        for _ in 0..3 {
+            throttle.sign_in(attacker, "ada@example.com").unwrap();
+        }
+        let refused = throttle.sign_in(attacker, "ADA@example.com ").unwrap_err();
+        assert_eq!(refused.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!((1..=20).contains(&refused.retry_after_secs.unwrap()), "{refused:?}");
+        throttle
+            .sign_in(ClientAddr(ip("192.0.2.44")), "ada@example.com")
+            .unwrap();
+        // The address may still try other accounts, up to four times the per-account rate.
+        for n in 0..8 {
+            throttle.sign_in(attacker, &format!("user{n}@example.com")).unwrap();
+        }
+        assert!(throttle.sign_in(attacker, "new@example.com").is_err());
+        assert!(throttle.sign_up(attacker).is_ok(), "sign-up is off");
+    }
+}
