@@ -82,6 +82,27 @@ impl Service {
         self.terminate();
     }
 
+    /// Whether the process is still the one started (it has not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+
+    /// Sends SIGTERM and waits (at most `limit`) for the exit: its status, and how long it took.
+    pub fn sigterm(mut self, limit: Duration) -> (Option<std::process::ExitStatus>, Duration) {
+        use nix::sys::signal::{Signal, kill};
+        let sent = Instant::now();
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        while sent.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (Some(status), sent.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (None, sent.elapsed())
+    }
+
     fn terminate(&mut self) {
         use nix::sys::signal::{Signal, kill};
         if let Ok(pid) = i32::try_from(self.child.id()) {
@@ -155,6 +176,69 @@ pub fn start_backend(database_url: &str, agent_port: u16, extra: &[(&str, String
     ];
     env.extend(extra.iter().cloned());
     Service::start("todo-backend", free_port(), &env)
+}
+
+pub fn start_frontend(backend_port: u16) -> Service {
+    Service::start(
+        "todo-frontend",
+        free_port(),
+        &[("BACKEND_URL", format!("http://127.0.0.1:{backend_port}"))],
+    )
+}
+
+/// A TCP relay in front of a server (the database) that can cut every connection and refuse new
+/// ones, as an outage or a failover does, and then let them through again.
+pub struct Relay {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    pub fn start(target: std::net::SocketAddr) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (accept_up, accept_open) = (up.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !accept_up.load(Ordering::SeqCst) {
+                    continue; // closed at once: the connection is refused
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut sockets = accept_open.lock().unwrap();
+                for stream in [&client, &server] {
+                    sockets.push(stream.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { port, up, open }
+    }
+
+    /// Cuts every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// The backend's HTTP API as a signed-in user sees it.
