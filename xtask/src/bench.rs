@@ -10,10 +10,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use clap::ValueEnum as _;
 use serde_json::json;
 use xshell::Shell;
 
 use crate::api::{Client, free_port, sign_up};
+use crate::bench_report::{Figure, Missing, Row};
 use crate::flags::{BenchArgs, BenchTarget};
 use crate::instructions;
 use crate::project::{Profile, bin_dir, build_services, random_hex, target_dir};
@@ -24,27 +26,95 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SEED_TASKS: usize = 1000;
 
 pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
-    if args.instructions && !matches!(args.target, BenchTarget::Mcp) {
+    if args.instructions && !matches!(args.target, Some(BenchTarget::Mcp)) {
         bail!("--instructions counts MCP tool calls: use it with `cargo xtask bench mcp`");
     }
     match args.target {
+        Some(target) => one(sh, args, target).map(drop),
+        None => every(sh, args),
+    }
+}
+
+fn one(sh: &Shell, args: &BenchArgs, target: BenchTarget) -> anyhow::Result<Vec<Row>> {
+    match target {
         BenchTarget::Api => api(sh, args),
         BenchTarget::Mcp => mcp(sh, args),
         BenchTarget::Chat => chat(sh, args),
+        BenchTarget::Soak => crate::bench_soak::run(
+            sh,
+            &crate::bench_soak::Options {
+                seconds: args.seconds.unwrap_or(300),
+                rate: args.rate,
+                postgres: postgres(args),
+            },
+        ),
+        BenchTarget::Startup => crate::bench_startup::run(sh),
         BenchTarget::Images => crate::bench_images::run(),
         BenchTarget::Commands => crate::bench_commands::run(),
     }
 }
 
-fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
-    let connections = args.connections.unwrap_or(64);
-    build_services(sh, Profile::Release)?;
-    let postgres = args
-        .postgres
+/// `cargo xtask bench`: every benchmark, one after another (images only where Docker runs), then
+/// `target/bench/report.json` and a table of everything. A benchmark that fails is reported and
+/// the others still run; the command fails at the end.
+fn every(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+    let (mut rows, mut skipped, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for target in BenchTarget::value_variants() {
+        let name = target
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        if matches!(target, BenchTarget::Images)
+            && let Err(e) = crate::tools::docker::Docker::default().ensure_daemon()
+        {
+            skipped.push(Missing {
+                bench: name,
+                reason: format!("{e:#}"),
+            });
+            continue;
+        }
+        println!("\n==> cargo xtask bench {name}");
+        match one(sh, args, *target) {
+            Ok(found) => rows.extend(found),
+            Err(e) => {
+                eprintln!("bench {name} failed: {e:#}");
+                failed.push(Missing {
+                    bench: name,
+                    reason: format!("{e:#}"),
+                });
+            }
+        }
+    }
+    crate::bench_report::write(&rows, &skipped, &failed)?;
+    if !failed.is_empty() {
+        bail!("{} benchmark(s) failed: see above", failed.len());
+    }
+    Ok(())
+}
+
+/// The PostgreSQL the benchmarks use: --postgres, else TEST_DATABASE_URL, else the local test one.
+fn postgres(args: &BenchArgs) -> String {
+    args.postgres
         .clone()
         .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
-        .unwrap_or_else(|| DEFAULT_POSTGRES.into());
-    let schema = ScratchSchema::create(sh, &postgres)?;
+        .unwrap_or_else(|| DEFAULT_POSTGRES.into())
+}
+
+/// Fails when any scenario had failed requests.
+fn none_failed(rows: Vec<Row>) -> anyhow::Result<Vec<Row>> {
+    let failed = rows
+        .iter()
+        .any(|r| r.figures.iter().any(|f| f.name == "errors" && f.value > 0.0));
+    if failed {
+        bail!("some requests failed");
+    }
+    Ok(rows)
+}
+
+fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
+    let connections = args.connections.unwrap_or(64);
+    let seconds = args.seconds.unwrap_or(10);
+    build_services(sh, Profile::Release)?;
+    let schema = ScratchSchema::create(sh, &postgres(args))?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let backend = Spec::new("backend", bin_dir("release").join("todo-backend"))
@@ -63,7 +133,7 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     let ids = seed(&tasks_url, &token)?;
     println!(
         "\nbench api: backend on PostgreSQL, {SEED_TASKS} tasks, {} connections, {}s per scenario\n",
-        connections, args.seconds
+        connections, seconds
     );
     println!(
         "{:<16} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
@@ -78,26 +148,29 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
         ),
         ("create task", Request::create_task(&tasks_url)),
     ];
-    let mut failed = false;
+    let mut rows = Vec::new();
     for (name, request) in scenarios {
-        let result = load(&request, &token, connections, Duration::from_secs(args.seconds), pid)?;
+        let result = load(&request, &token, connections, Duration::from_secs(seconds), pid)?;
         println!(
             "{name:<16} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>7.1} MiB",
             result.per_second, result.p50_ms, result.p99_ms, result.max_ms, result.errors, result.max_rss_mib
         );
-        failed |= result.errors > 0;
+        rows.push(result.row(
+            "api",
+            &format!("{name} (PostgreSQL, {connections} connections)"),
+            "req/s",
+            "backend",
+        ));
     }
     drop(supervisor);
     schema.drop(sh);
-    if failed {
-        bail!("some requests failed");
-    }
-    Ok(())
+    none_failed(rows)
 }
 
 /// `cargo xtask bench mcp`: MCP `tools/call` round trips (token check, JSON-RPC, database) at 32
 /// connections, once on SQLite and once on PostgreSQL.
-fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
+    let seconds = args.seconds.unwrap_or(10);
     if args.instructions {
         instructions::check_valgrind()?;
         build_services(sh, Profile::Release)?;
@@ -106,21 +179,24 @@ fn mcp(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
             args.calls
         );
         return on_both_databases(sh, args, &instructions::header(), |url, database| {
-            instructions::mcp_on(url, database, args.calls)
+            instructions::mcp_on(url, database, args.calls).map(|failed| {
+                let errors = if failed { 1.0 } else { 0.0 };
+                vec![
+                    Row::new("mcp", &format!("instructions counted ({database})"))
+                        .with(vec![Figure::new("errors", errors, "")]),
+                ]
+            })
         });
     }
     let connections = args.connections.unwrap_or(32);
     build_services(sh, Profile::Release)?;
-    println!(
-        "\nbench mcp: tools/call over streamable HTTP, {connections} connections, {}s per scenario\n",
-        args.seconds
-    );
+    println!("\nbench mcp: tools/call over streamable HTTP, {connections} connections, {seconds}s per scenario\n");
     on_both_databases(sh, args, &latency_header("calls/s"), |url, database| {
-        mcp_on(url, database, connections, Duration::from_secs(args.seconds))
+        mcp_on(url, database, connections, Duration::from_secs(seconds))
     })
 }
 
-fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<bool> {
+fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<Vec<Row>> {
     let (backend_port, mcp_port) = (free_port()?, free_port()?);
     let secret = random_hex(32);
     let service = |name, binary, port| release_service(name, binary, port, database_url, &secret);
@@ -149,7 +225,7 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
             must_contain: Some("\"isError\":false"),
         }
     };
-    let mut failed = false;
+    let mut rows = Vec::new();
     for tool in MCP_TOOLS {
         let result = load(&tool_call(tool), &token, connections, duration, pid)?;
         println!(
@@ -162,24 +238,29 @@ fn mcp_on(database_url: &str, database: &str, connections: usize, duration: Dura
             result.errors,
             result.max_rss_mib
         );
-        failed |= result.errors > 0;
+        rows.push(result.row(
+            "mcp",
+            &format!("{tool} ({database}, {connections} connections)"),
+            "calls/s",
+            "mcp",
+        ));
     }
-    Ok(failed)
+    Ok(rows)
 }
 
 /// `cargo xtask bench chat`: `POST /api/{user}/chat` round trips through every service (backend →
 /// agent with the offline engine → MCP → database) at 16 connections, each its own conversation,
 /// alternating "add …" and "mark it done"; once on SQLite and once on PostgreSQL.
-fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
+fn chat(sh: &Shell, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     let connections = args.connections.unwrap_or(16);
+    let seconds = args.seconds.unwrap_or(10);
     build_services(sh, Profile::Release)?;
     println!(
         "\nbench chat: chat round trips through backend, agent (offline), mcp and the database, \
-         {connections} connections, {}s per database\n",
-        args.seconds
+         {connections} connections, {seconds}s per database\n"
     );
     on_both_databases(sh, args, &latency_header("chats/s"), |url, database| {
-        chat_on(url, database, connections, Duration::from_secs(args.seconds))
+        chat_on(url, database, connections, Duration::from_secs(seconds))
     })
 }
 
@@ -228,34 +309,27 @@ fn on_both_databases(
     sh: &Shell,
     args: &BenchArgs,
     header: &str,
-    scenarios: impl Fn(&str, &str) -> anyhow::Result<bool>,
-) -> anyhow::Result<()> {
-    let postgres = args
-        .postgres
-        .clone()
-        .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
-        .unwrap_or_else(|| DEFAULT_POSTGRES.into());
+    scenarios: impl Fn(&str, &str) -> anyhow::Result<Vec<Row>>,
+) -> anyhow::Result<Vec<Row>> {
+    let postgres = postgres(args);
     let sqlite_dir = target_dir().join(format!("bench-sqlite-{}", random_hex(4)));
     std::fs::create_dir_all(&sqlite_dir)?;
     let schema = ScratchSchema::create(sh, &postgres)?;
     println!("{header}");
-    let mut failed = false;
+    let mut rows = Vec::new();
     let databases = [
         ("SQLite", format!("sqlite:{}", sqlite_dir.join("todo.db").display())),
         ("PostgreSQL", schema.url.clone()),
     ];
     for (database, url) in databases {
-        failed |= scenarios(&url, database)?;
+        rows.extend(scenarios(&url, database)?);
     }
     schema.drop(sh);
     let _ = std::fs::remove_dir_all(&sqlite_dir);
-    if failed {
-        bail!("some requests failed");
-    }
-    Ok(())
+    none_failed(rows)
 }
 
-fn chat_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<bool> {
+fn chat_on(database_url: &str, database: &str, connections: usize, duration: Duration) -> anyhow::Result<Vec<Row>> {
     let (backend_port, mcp_port, agent_port) = (free_port()?, free_port()?, free_port()?);
     let secret = random_hex(32);
     let service = |name, binary, port| release_service(name, binary, port, database_url, &secret);
@@ -306,7 +380,12 @@ fn chat_on(database_url: &str, database: &str, connections: usize, duration: Dur
         result.errors,
         result.max_rss_mib
     );
-    Ok(result.errors > 0)
+    Ok(vec![result.row(
+        "chat",
+        &format!("chat ({database}, {connections} connections)"),
+        "chats/s",
+        "backend",
+    )])
 }
 
 fn latency_header(unit: &str) -> String {
@@ -382,6 +461,20 @@ struct LoadResult {
     max_ms: f64,
     errors: u64,
     max_rss_mib: f64,
+}
+
+impl LoadResult {
+    /// The report's row: throughput, latency, errors and the measured service's peak memory.
+    fn row(&self, bench: &str, scenario: &str, unit: &str, service: &str) -> Row {
+        Row::new(bench, scenario).with(vec![
+            Figure::new("throughput", self.per_second, unit),
+            Figure::new("p50", self.p50_ms, "ms"),
+            Figure::new("p99", self.p99_ms, "ms"),
+            Figure::new("max", self.max_ms, "ms"),
+            Figure::new("errors", self.errors as f64, "").target("0", self.errors == 0),
+            Figure::new(&format!("max RSS of {service} under load"), self.max_rss_mib, "MiB"),
+        ])
+    }
 }
 
 /// Drives `connections` keep-alive HTTP/1.1 connections from one thread (an async runtime, so the
@@ -531,7 +624,7 @@ impl RssSampler {
     }
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
+use crate::bench_report::{Figure, Row};
 use crate::project::root;
 
 pub const REPORT_OWN_TIME: &str = "XTASK_REPORT_OWN_TIME";
@@ -36,7 +37,7 @@ type Case = (
     bool,
 );
 
-pub fn run() -> anyhow::Result<()> {
+pub fn run() -> anyhow::Result<Vec<Row>> {
     let fakes = tempfile::tempdir()?;
     let bin = fakes.path().join("bin");
     let state = fakes.path().join("state");
@@ -117,6 +118,7 @@ pub fn run() -> anyhow::Result<()> {
     println!("\nbench commands: each against the fake tools, {RUNS} runs; the xtask's own CPU time (user + system)\n");
     println!("{:<48} {:>10} {:>10} {:>10}", "command", "own s", "wall s", "target");
     let mut worst: f64 = 0.0;
+    let mut rows = Vec::new();
     for (what, args, settings, succeeds) in cases {
         let mut own_max: f64 = 0.0;
         let mut wall_max: f64 = 0.0;
@@ -154,11 +156,15 @@ pub fn run() -> anyhow::Result<()> {
             own_max = own_max.max(own);
         }
         worst = worst.max(own_max);
+        rows.push(Row::new("commands", what).with(vec![
+            Figure::new("own CPU time", own_max, "s").target("≤ 1 s", own_max <= TARGET_SECONDS),
+            Figure::new("wall time with the fakes", wall_max, "s"),
+        ]));
         println!(
             "{what:<48} {own_max:>10.3} {wall_max:>10.2} {:>10}",
             if own_max <= TARGET_SECONDS { "met" } else { "MISSED" }
         );
     }
     println!("\nworst own time {worst:.3} s (target ≤ {TARGET_SECONDS} s); wall time includes the fake tools");
-    Ok(())
+    Ok(rows)
 }

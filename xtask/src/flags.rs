@@ -366,11 +366,15 @@ pub struct DevArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
+    /// One benchmark; none runs every one and writes target/bench/report.json
     #[arg(value_enum)]
-    pub target: BenchTarget,
-    /// Seconds per scenario
-    #[arg(long, default_value_t = 10)]
-    pub seconds: u64,
+    pub target: Option<BenchTarget>,
+    /// Seconds per scenario (default: 10; 300 for soak)
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// soak only: requests per second
+    #[arg(long, default_value_t = 200)]
+    pub rate: u64,
     /// Concurrent connections (default: 64 for api, 32 for mcp, 16 for chat)
     #[arg(long)]
     pub connections: Option<usize>,
@@ -394,6 +398,11 @@ pub enum BenchTarget {
     Mcp,
     /// Chat round trips (backend → agent, offline → MCP → database), on SQLite and on PostgreSQL
     Chat,
+    /// Five minutes of mixed load (sign in, browse, create, complete, chat) through the whole stack
+    /// on PostgreSQL: errors, latency per kind, every service's memory over time
+    Soak,
+    /// Each service's release binary: start to ready, and idle memory
+    Startup,
     /// The shipped container images: size, start to ready, idle memory, one-line rebuild
     Images,
     /// The deploy pipeline's commands against the fake tools: each one's own CPU time (target ≤ 1 s)

@@ -1,0 +1,65 @@
+//! `cargo xtask bench startup`: each service's release binary, natively on this machine: from
+//! process start to `/readyz` answering 200 (migrations on a fresh SQLite file included, for the
+//! services with a database), and its resident memory once idle. The images benchmark measures
+//! the same inside containers, where Docker runs.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use xshell::Shell;
+
+use crate::api::free_port;
+use crate::bench::rss_kib;
+use crate::bench_report::{Figure, Row};
+use crate::project::{Profile, bin_dir, build_services, random_hex, target_dir};
+use crate::supervisor::{Spec, Supervisor};
+
+const READY_TARGET: Duration = Duration::from_secs(1);
+const IDLE_TARGET_MIB: f64 = 20.0;
+/// How long a service sits unused before its memory is read.
+const IDLE: Duration = Duration::from_secs(3);
+
+pub fn run(sh: &Shell) -> anyhow::Result<Vec<Row>> {
+    build_services(sh, Profile::Release)?;
+    let dir = target_dir().join(format!("bench-startup-{}", random_hex(4)));
+    std::fs::create_dir_all(&dir)?;
+    let secret = random_hex(32);
+    println!("\nbench startup: release binaries on a fresh SQLite file; start → /readyz 200, then idle memory\n");
+    println!("{:<10} {:>14} {:>12}", "service", "ready in ms", "idle MiB");
+    let mut rows = Vec::new();
+    for (service, binary) in [
+        ("backend", "todo-backend"),
+        ("mcp", "todo-mcp"),
+        ("agent", "todo-agent"),
+        ("frontend", "todo-frontend"),
+    ] {
+        let port = free_port()?;
+        let spec = Spec::new(service, bin_dir("release").join(binary))
+            .env("PORT", &port.to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .env(
+                "DATABASE_URL",
+                &format!("sqlite:{}", dir.join(format!("{service}.db")).display()),
+            )
+            .env("BETTER_AUTH_SECRET", &secret)
+            .env("LLM_PROVIDER", "offline")
+            .env("RUST_LOG", "warn");
+        let started = Instant::now();
+        let mut supervisor = Supervisor::start(vec![spec])?;
+        supervisor.wait_ready(&format!("http://127.0.0.1:{port}/readyz"), Duration::from_secs(30))?;
+        let ready = started.elapsed();
+        std::thread::sleep(IDLE);
+        let pid = supervisor
+            .pid(service)
+            .with_context(|| format!("{service} is not running"))?;
+        let idle = rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
+        drop(supervisor);
+        println!("{service:<10} {:>14.0} {idle:>12.1}", ready.as_secs_f64() * 1000.0);
+        rows.push(Row::new("startup", &format!("{service}, native")).with(vec![
+            Figure::new("start → ready", ready.as_secs_f64() * 1000.0, "ms").target("≤ 1 s", ready <= READY_TARGET),
+            Figure::new("idle memory", idle, "MiB").target("≤ 20 MiB", idle <= IDLE_TARGET_MIB),
+        ]));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(rows)
+}
