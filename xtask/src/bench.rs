@@ -38,15 +38,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
 /// The soak's targets are its pass mark (no failed request, no memory growth, p99 under the
 /// original plan's 500 ms); the other benchmarks report theirs and fail only on failed requests.
 fn held(target: BenchTarget, rows: &[Row]) -> anyhow::Result<()> {
-    let unmet: Vec<String> = rows
-        .iter()
-        .flat_map(|r| {
-            r.figures
-                .iter()
-                .filter(|f| f.met == Some(false))
-                .map(move |f| format!("{}: {}", r.scenario, f.name))
-        })
-        .collect();
+    let unmet = crate::bench_report::unmet(rows);
     if matches!(target, BenchTarget::Soak) && !unmet.is_empty() {
         bail!("the soak missed its targets: {}", unmet.join(", "));
     }

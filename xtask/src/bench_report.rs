@@ -131,6 +131,18 @@ fn machine() -> Machine {
     }
 }
 
+/// Every figure that missed its target, as "bench scenario: figure".
+pub fn unmet(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .flat_map(|r| {
+            r.figures
+                .iter()
+                .filter(|f| f.met == Some(false))
+                .map(move |f| format!("{} {}: {}", r.bench, r.scenario, f.shown()))
+        })
+        .collect()
+}
+
 /// Writes `target/bench/report.json` and prints every row.
 pub fn write(rows: &[Row], skipped: &[Missing], failed: &[Missing]) -> anyhow::Result<PathBuf> {
     let commit = TreeState::read().map_or_else(|_| "unknown".into(), |t| t.tag());
@@ -163,15 +175,7 @@ pub fn write(rows: &[Row], skipped: &[Missing], failed: &[Missing]) -> anyhow::R
     for missing in failed {
         println!("{:<9} FAILED: {}", missing.bench, missing.reason);
     }
-    let unmet: Vec<String> = rows
-        .iter()
-        .flat_map(|r| {
-            r.figures
-                .iter()
-                .filter(|f| f.met == Some(false))
-                .map(move |f| format!("{} {}: {}", r.bench, r.scenario, f.shown()))
-        })
-        .collect();
+    let unmet = unmet(rows);
     if !unmet.is_empty() {
         println!("\ntargets not met:\n  {}", unmet.join("\n  "));
     }
