@@ -191,6 +191,19 @@ const CASES: &[Case] = &[
         "Buy milk",
     ),
     case(MIXED, &["which tasks are done?"], LIST, MIXED, "1 completed task"),
+    // Negation: "not done" is the opposite of "done", and the answer must say so.
+    case(MIXED, &["which tasks are not done yet?"], LIST, MIXED, "1 pending task"),
+    case(MIXED, &["what haven't I finished?"], LIST, MIXED, "1 pending task"),
+    case(
+        MIXED,
+        &["which tasks haven't been completed?"],
+        LIST,
+        MIXED,
+        "1 pending task",
+    ),
+    case(MIXED, &["show me what isn't done"], LIST, MIXED, "1 pending task"),
+    case(MIXED, &["whats left"], LIST, MIXED, "1 pending task"),
+    case(MIXED, &["what did I finish?"], LIST, MIXED, "1 completed task"),
     case(MIXED, &["what do I still need to do?"], LIST, MIXED, "1 pending task"),
     // Completing
     case(

@@ -90,7 +90,14 @@ static DELETE: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(?:please\s+)?(?:delete|remove|cancel|drop|erase|get rid of|forget)\s+(?P<target>.+)$"));
 static LIST_COMPLETED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?:what(?:'s| is| have| did)?|which|show|list|see|display).*\b(?:completed|done|finished)\b|^(?:completed|done|finished)(?:\s+tasks)?$",
+        r"(?:what(?:'s| is| have| did)?|which|show|list|see|display).*\b(?:completed|done|finished)\b|\bdid\s+i\s+(?:finish|complete)\b|^(?:completed|done|finished)(?:\s+tasks)?$",
+    )
+});
+/// "not done yet", "haven't finished", "isn't complete", "unfinished": the opposite of done, which
+/// must be read before "done" is, or the question gets the completed tasks as its answer.
+static NEGATED_DONE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?:\bnot|n't|n’t|\b(?:havent|hasnt|isnt|arent|didnt|dont|wasnt|werent)|\bnever)\s+(?:i\s+|we\s+)?(?:yet\s+)?(?:been\s+|be\s+)?(?:done|complete|completed|finished|checked off)\b|\byet to (?:be\s+)?(?:done|finished|completed)\b",
     )
 });
 static LIST_PENDING: LazyLock<Regex> = LazyLock::new(|| {
@@ -105,7 +112,7 @@ static LIST_ALL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static TASK_NOUN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:tasks?|to-?dos?|list|everything|agenda|plate)\b"));
 static LIST_WORDS: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(?:tasks?|to-?dos?|list|anything|everything|what|which|show)\b"));
+    LazyLock::new(|| re(r"\b(?:tasks?|to-?dos?|list|anything|everything|what|whats|which|show)\b"));
 static ADD_LIST: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"^(?:please\s+)?(?:can you\s+|could you\s+)?(?:add|create|new|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|item|reminder)?s?\s*(?:to\s+(?:my\s+)?(?:list|tasks)\s*)?(?::|called|named|to|for|that says)?\s*(?P<title>.+)$",
@@ -239,6 +246,9 @@ fn parse_request(text: &str, lower: &str) -> Vec<Intent> {
 
 fn list_filter(lower: &str) -> Option<Filter> {
     let asks = LIST_WORDS.is_match(lower) || lower.ends_with('?');
+    if NEGATED_DONE.is_match(lower) && asks {
+        return Some(Filter::Pending);
+    }
     if LIST_COMPLETED.is_match(lower) && asks {
         return Some(Filter::Completed);
     }
