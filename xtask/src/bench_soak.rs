@@ -242,6 +242,16 @@ async fn sign_up_everyone(http: &Http) -> anyhow::Result<Arc<Vec<Person>>> {
     Ok(Arc::new(people))
 }
 
+/// The oldest of what a person created, once they hold `KEEP_CREATED`: it is deleted next.
+fn over_the_keep<T>(created: &Mutex<std::collections::VecDeque<T>>) -> Option<T> {
+    let mut created = lock(created);
+    if created.len() >= KEEP_CREATED {
+        created.pop_front()
+    } else {
+        None
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -317,14 +327,7 @@ async fn one(http: &Http, person: &Person, kind: Kind, k: usize) -> anyhow::Resu
             }
         }
         Kind::Create => {
-            let oldest = {
-                let mut created = lock(&person.created);
-                if created.len() >= KEEP_CREATED {
-                    created.pop_front()
-                } else {
-                    None
-                }
-            };
+            let oldest = over_the_keep(&person.created);
             match oldest {
                 Some(id) => {
                     expect(http.send("DELETE", &format!("{tasks}/{id}"), person, None).await?, 204)?;
@@ -351,14 +354,7 @@ async fn one(http: &Http, person: &Person, kind: Kind, k: usize) -> anyhow::Resu
             let conversation = *lock(&person.conversation);
             // Adds and deletes (by name, past a few) alternate with questions.
             let (message, added) = if k.is_multiple_of(2) {
-                let oldest = {
-                    let mut chatted = lock(&person.chatted);
-                    if chatted.len() >= KEEP_CREATED {
-                        chatted.pop_front()
-                    } else {
-                        None
-                    }
-                };
+                let oldest = over_the_keep(&person.chatted);
                 match oldest {
                     Some(name) => (format!("delete {name}"), None),
                     None => {
