@@ -50,6 +50,7 @@ pub fn router(state: AppState, config: &BackendConfig) -> Router {
             "/api/{user_id}/tasks/{id}",
             get(routes::tasks::get_one)
                 .put(routes::tasks::update)
+                .patch(routes::tasks::patch)
                 .delete(routes::tasks::delete),
         )
         .route(

@@ -11,8 +11,8 @@ use crate::routes::{auth, chat, tasks};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "todo-chatbot backend", description = "Accounts, tasks and chat for the todo-chatbot."),
-    paths(auth::sign_up, auth::sign_in, auth::me, auth::delete_me, tasks::list, tasks::create, tasks::get_one, tasks::update, tasks::delete, tasks::toggle_complete, chat::send, chat::conversations, chat::messages),
-    components(schemas(todo_core::http::ErrorBody, todo_core::http::ErrorDetail, todo_core::domain::Task, todo_core::domain::StatusFilter, todo_core::domain::Conversation, todo_core::domain::ChatMessage, todo_core::domain::ChatRole, chat::ChatRequest, chat::ChatResponse)),
+    paths(auth::sign_up, auth::sign_in, auth::me, auth::delete_me, tasks::list, tasks::create, tasks::get_one, tasks::update, tasks::patch, tasks::delete, tasks::toggle_complete, chat::send, chat::conversations, chat::messages),
+    components(schemas(todo_core::http::ErrorBody, todo_core::http::ErrorDetail, todo_core::domain::Task, todo_core::domain::StatusFilter, todo_core::domain::Priority, todo_core::domain::TaskSort, todo_core::domain::SortOrder, tasks::Tag, todo_core::domain::Conversation, todo_core::domain::ChatMessage, todo_core::domain::ChatRole, chat::ChatRequest, chat::ChatResponse)),
     modifiers(&BearerAuth, &StandardErrors),
     tags((name = "auth", description = "Accounts and tokens"), (name = "tasks", description = "The signed-in user's tasks"), (name = "chat", description = "Conversations with the assistant"))
 )]
@@ -137,7 +137,7 @@ fn retry_after() -> Header {
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
-    use todo_core::domain::{NO_NUL_PATTERN, TEXT_PATTERN};
+    use todo_core::domain::{NO_NUL_PATTERN, TAG_PATTERN, TEXT_PATTERN};
 
     use super::*;
 
@@ -163,7 +163,10 @@ mod tests {
         patterns(&document, &mut found);
         assert!(found.len() >= 6, "{found:?}");
         for pattern in found {
-            assert!(pattern == TEXT_PATTERN || pattern == NO_NUL_PATTERN, "{pattern}");
+            assert!(
+                pattern == TEXT_PATTERN || pattern == NO_NUL_PATTERN || pattern == TAG_PATTERN,
+                "{pattern}"
+            );
         }
     }
 

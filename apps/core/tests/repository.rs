@@ -194,3 +194,160 @@ mod conversations {
         }
     }
 }
+
+mod organised_tasks {
+    use chrono::{DateTime, Duration, TimeZone};
+    use todo_core::domain::{Priority, SortOrder, Task, TaskPage, TaskQuery, TaskSort, validate_tags};
+
+    use super::*;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 3, day, hour, 0, 0).unwrap()
+    }
+
+    fn task(title: &str, priority: Priority, tags: &[&str], due: Option<DateTime<Utc>>) -> NewTask {
+        NewTask {
+            priority,
+            tags: validate_tags(&tags.iter().map(|t| t.to_string()).collect::<Vec<_>>()).unwrap(),
+            due_at: due,
+            ..NewTask::parse(title, None).unwrap()
+        }
+    }
+
+    fn titles(page: &TaskPage) -> Vec<&str> {
+        page.tasks.iter().map(|t| t.title.as_str()).collect()
+    }
+
+    /// Five tasks of u1 (and one of another user that no filter may return).
+    async fn seeded(test_db: &TestDb) -> (Db, Vec<Task>) {
+        let db = open(test_db).await;
+        let mut made = Vec::new();
+        for new in [
+            task("Pay rent", Priority::High, &["home", "money"], Some(at(1, 9))),
+            task("buy milk", Priority::Low, &["groceries"], None),
+            task("Finish slides", Priority::High, &["work"], Some(at(5, 17))),
+            task("Call the dentist", Priority::Medium, &["health"], Some(at(3, 12))),
+            task("work_out 100% (gym)", Priority::Medium, &["work_out"], None),
+        ] {
+            made.push(db.create_task("u1", &new).await.unwrap());
+        }
+        db.create_task(
+            "u2",
+            &task("Pay rent too", Priority::High, &["home", "work"], Some(at(1, 9))),
+        )
+        .await
+        .unwrap();
+        (db, made)
+    }
+
+    both_backends! {
+        async fn new_fields_round_trip_and_change_one_at_a_time(test_db) {
+            let db = open(&test_db).await;
+            let made = db.create_task("u1", &task("Pay rent", Priority::High, &["Home", "home", "money"], Some(at(1, 9)))).await.unwrap();
+            assert_eq!((made.priority, made.tags.clone(), made.due_at), (Priority::High, vec!["home".to_string(), "money".into()], Some(at(1, 9))));
+            assert_eq!(db.get_task("u1", made.id).await.unwrap(), made);
+            let plain = db.create_task("u1", &new_task("plain")).await.unwrap();
+            assert_eq!((plain.priority, plain.tags.len(), plain.due_at), (Priority::Medium, 0, None));
+
+            let only_priority = TaskChanges { priority: Some(Priority::Low), ..TaskChanges::default() };
+            let changed = db.update_task("u1", made.id, &only_priority).await.unwrap();
+            assert_eq!((changed.priority, changed.tags.len(), changed.due_at, changed.title.as_str()), (Priority::Low, 2, Some(at(1, 9)), "Pay rent"));
+            let clear = TaskChanges { tags: Some(vec![]), due_at: Some(None), ..TaskChanges::default() };
+            let cleared = db.update_task("u1", made.id, &clear).await.unwrap();
+            assert_eq!((cleared.priority, cleared.tags.len(), cleared.due_at), (Priority::Low, 0, None));
+            let listed = db.list_tasks("u1", StatusFilter::All).await.unwrap();
+            assert_eq!(listed[0], cleared);
+        }
+
+        async fn every_filter_returns_exactly_its_tasks(test_db) {
+            let (db, made) = seeded(&test_db).await;
+            db.toggle_task("u1", made[2].id).await.unwrap();
+            let list = |query: TaskQuery| { let db = db.clone(); async move { db.query_tasks("u1", &query).await.unwrap() } };
+            let q = |text: &str| TaskQuery { search: Some(text.into()), ..TaskQuery::default() };
+            assert_eq!(titles(&list(q("PAY")).await), ["Pay rent"]);
+            assert_eq!(titles(&list(q("100%")).await), ["work_out 100% (gym)"]);
+            // `%` and `_` are literal, not patterns.
+            assert!(list(q("1%0")).await.tasks.is_empty());
+            assert_eq!(titles(&list(q("k_o")).await), ["work_out 100% (gym)"]);
+            assert_eq!(titles(&list(TaskQuery { priority: Some(Priority::High), ..TaskQuery::default() }).await), ["Pay rent", "Finish slides"]);
+            // A tag matches whole: `work` is not `work_out`.
+            assert_eq!(titles(&list(TaskQuery { tag: Some("work".into()), ..TaskQuery::default() }).await), ["Finish slides"]);
+            assert_eq!(titles(&list(TaskQuery { tag: Some("work_out".into()), ..TaskQuery::default() }).await), ["work_out 100% (gym)"]);
+            let before = TaskQuery { due_before: Some(at(3, 12)), ..TaskQuery::default() };
+            assert_eq!(titles(&list(before).await), ["Pay rent"]);
+            let after = TaskQuery { due_after: Some(at(3, 12)), ..TaskQuery::default() };
+            assert_eq!(titles(&list(after).await), ["Finish slides", "Call the dentist"]);
+            // Overdue: pending and due before now (2030 is ahead; move two tasks into the past).
+            for task in [&made[0], &made[2]] {
+                let past = TaskChanges { due_at: Some(Some(Utc::now() - Duration::hours(1))), ..TaskChanges::default() };
+                db.update_task("u1", task.id, &past).await.unwrap();
+            }
+            let overdue = TaskQuery { overdue: true, ..TaskQuery::default() };
+            assert_eq!(titles(&list(overdue).await), ["Pay rent"], "a completed task is not overdue");
+            let combined = TaskQuery { status: StatusFilter::Pending, priority: Some(Priority::Medium), search: Some("the".into()), ..TaskQuery::default() };
+            assert_eq!(titles(&list(combined).await), ["Call the dentist"]);
+        }
+
+        async fn sorts_order_by_their_key_and_break_ties_by_age(test_db) {
+            let (db, _) = seeded(&test_db).await;
+            let sorted = |sort: TaskSort, order: Option<SortOrder>| { let db = db.clone(); async move {
+                db.query_tasks("u1", &TaskQuery { sort, order, ..TaskQuery::default() }).await.unwrap()
+            } };
+            assert_eq!(titles(&sorted(TaskSort::Due, None).await), ["Pay rent", "Call the dentist", "Finish slides", "buy milk", "work_out 100% (gym)"]);
+            assert_eq!(titles(&sorted(TaskSort::Due, Some(SortOrder::Desc)).await), ["Finish slides", "Call the dentist", "Pay rent", "buy milk", "work_out 100% (gym)"]);
+            assert_eq!(titles(&sorted(TaskSort::Priority, None).await), ["Pay rent", "Finish slides", "Call the dentist", "work_out 100% (gym)", "buy milk"]);
+            assert_eq!(titles(&sorted(TaskSort::Title, None).await), ["buy milk", "Call the dentist", "Finish slides", "Pay rent", "work_out 100% (gym)"]);
+            assert_eq!(titles(&sorted(TaskSort::Created, Some(SortOrder::Desc)).await)[0], "work_out 100% (gym)");
+        }
+
+        async fn pages_follow_their_cursor_to_the_end_whatever_the_sort(test_db) {
+            let (db, _) = seeded(&test_db).await;
+            for sort in [TaskSort::Created, TaskSort::Due, TaskSort::Priority, TaskSort::Title] {
+                for order in [SortOrder::Asc, SortOrder::Desc] {
+                    let whole = db.query_tasks("u1", &TaskQuery { sort, order: Some(order), ..TaskQuery::default() }).await.unwrap();
+                    let mut paged: Vec<String> = Vec::new();
+                    let mut cursor = None;
+                    loop {
+                        let query = TaskQuery { sort, order: Some(order), limit: Some(2), cursor, ..TaskQuery::default() };
+                        let page = db.query_tasks("u1", &query).await.unwrap();
+                        assert_eq!(page.total, 5, "{sort:?} {order:?}");
+                        assert!(page.tasks.len() <= 2);
+                        paged.extend(page.tasks.iter().map(|t| t.title.clone()));
+                        match page.next_cursor {
+                            Some(next) => cursor = Some(todo_core::domain::Cursor::decode(&next).unwrap()),
+                            None => break,
+                        }
+                    }
+                    assert_eq!(paged, titles(&whole), "{sort:?} {order:?}");
+                }
+            }
+            // The total counts the filtered tasks on every page, not this page.
+            let page = db.query_tasks("u1", &TaskQuery { priority: Some(Priority::High), limit: Some(1), ..TaskQuery::default() }).await.unwrap();
+            assert_eq!((page.tasks.len(), page.total, page.next_cursor.is_some()), (1, 2, true));
+        }
+
+        async fn a_database_of_the_previous_schema_upgrades_in_place(test_db) {
+            let db = Db::connect_lazy(&test_db.options()).unwrap();
+            db.migrate_up_to(3).await.unwrap();
+            // Rows as the previous release wrote them, without the new columns.
+            let now = Utc::now();
+            let insert = "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)";
+            match &db {
+                Db::Postgres(pool) => for (title, done) in [("old one", false), ("old two", true)] {
+                    sqlx::query(insert).bind("u1").bind(title).bind("kept").bind(done).bind(now).execute(pool).await.unwrap();
+                },
+                Db::Sqlite(pool, _) => for (title, done) in [("old one", false), ("old two", true)] {
+                    sqlx::query(insert).bind("u1").bind(title).bind("kept").bind(done).bind(now).execute(pool).await.unwrap();
+                },
+            }
+            db.migrate().await.unwrap();
+            let tasks = db.list_tasks("u1", StatusFilter::All).await.unwrap();
+            let seen: Vec<_> = tasks.iter().map(|t| (t.title.as_str(), t.description.as_deref(), t.completed, t.priority, t.tags.len(), t.due_at)).collect();
+            assert_eq!(seen, [("old one", Some("kept"), false, Priority::Medium, 0, None), ("old two", Some("kept"), true, Priority::Medium, 0, None)]);
+            // And the upgraded rows take the new fields.
+            let change = TaskChanges { priority: Some(Priority::High), tags: Some(vec!["legacy".into()]), ..TaskChanges::default() };
+            let changed = db.update_task("u1", tasks[0].id, &change).await.unwrap();
+            assert_eq!((changed.priority, changed.tags), (Priority::High, vec!["legacy".to_string()]));
+        }
+    }
+}

@@ -270,8 +270,9 @@ impl TodoServer {
         Parameters(args): Parameters<UpdateTaskArgs>,
     ) -> ToolResult {
         let user = acting_user(&parts, &args.user_id)?;
-        let changes =
-            TaskChanges::parse(args.title.as_deref(), args.description.as_deref(), None).map_err(|e| e.to_string())?;
+        let changes = TaskChanges::parse(args.title.as_deref(), args.description.as_deref(), None)
+            .and_then(TaskChanges::require_some)
+            .map_err(|e| e.to_string())?;
         let task = self
             .db
             .update_task(&user, args.task_id, &changes)

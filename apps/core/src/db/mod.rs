@@ -208,6 +208,17 @@ impl Db {
         Ok(())
     }
 
+    /// Applies the migrations up to and including `version` only: how a test makes a database as
+    /// an older release left it, to check that the next release upgrades it in place.
+    #[doc(hidden)]
+    pub async fn migrate_up_to(&self, version: i64) -> Result<(), StoreError> {
+        let all = migrate::migrator(self.backend());
+        let older =
+            sqlx::migrate::Migrator::with_migrations(all.iter().filter(|m| m.version <= version).cloned().collect());
+        on_pool!(self, pool => older.run(pool).await)?;
+        Ok(())
+    }
+
     /// Held around every write statement: see [`WriteGate`]. PostgreSQL needs none.
     pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match self {

@@ -2,63 +2,137 @@
 //! another user's row: a foreign task id behaves exactly like a missing one.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, Row};
+use sqlx::{AssertSqlSafe, FromRow, Row};
 
 use super::{Db, StoreError, on_pool};
-use crate::domain::{NewTask, StatusFilter, Task, TaskChanges};
+use crate::domain::{
+    Cursor, CursorKey, NewTask, Priority, SortOrder, StatusFilter, Task, TaskChanges, TaskPage, TaskQuery, TaskSort,
+};
 
 /// Decodes by column position rather than by name: every task query selects
-/// `id, user_id, title, description, completed, created_at, updated_at` in this order, and a name
-/// lookup per column per row was a measurable share of listing 1,000 tasks.
+/// `id, user_id, title, description, completed, priority, tags, due_at, created_at, updated_at`
+/// in this order, and a name lookup per column per row was a measurable share of listing 1,000
+/// tasks.
 impl<'r, R: Row> FromRow<'r, R> for Task
 where
     usize: sqlx::ColumnIndex<R>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    chrono::DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let tags: String = row.try_get(6)?;
         Ok(Task {
             id: row.try_get(0)?,
             user_id: row.try_get(1)?,
             title: row.try_get(2)?,
             description: row.try_get(3)?,
             completed: row.try_get(4)?,
-            created_at: row.try_get(5)?,
-            updated_at: row.try_get(6)?,
+            priority: stored_priority(row.try_get(5)?).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            tags: stored_tags(&tags).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            due_at: row.try_get(7)?,
+            created_at: row.try_get(8)?,
+            updated_at: row.try_get(9)?,
         })
     }
 }
 
-macro_rules! returning {
-    ($sql:literal) => {
-        concat!(
-            $sql,
-            " RETURNING id, user_id, title, description, completed, created_at, updated_at"
-        )
+macro_rules! columns {
+    () => {
+        "id, user_id, title, description, completed, priority, tags, due_at, created_at, updated_at"
     };
 }
 
-impl Db {
-    /// The owner is known, so listings do not select it: decoding the same string 1,000 times was
-    /// a measurable share of listing a long list.
-    pub async fn list_tasks(&self, user_id: &str, filter: StatusFilter) -> Result<Vec<Task>, StoreError> {
-        let completed = match filter {
-            StatusFilter::All => None,
-            StatusFilter::Pending => Some(false),
-            StatusFilter::Completed => Some(true),
-        };
-        match self {
-            Db::Postgres(pool) => list_rows(pool, user_id, completed).await,
-            Db::Sqlite(pool, _) => list_as_json(pool, user_id, completed).await,
+macro_rules! returning {
+    ($sql:literal) => {
+        concat!($sql, " RETURNING ", columns!())
+    };
+}
+
+/// A value bound to a listing's placeholder.
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+/// Binds `binds` in order to `$2…` (`$1` is the user id, bound by the caller).
+macro_rules! bind_each {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text.as_str()),
+                Bind::Int(n) => query.bind(*n),
+                Bind::Bool(b) => query.bind(*b),
+                Bind::Time(t) => query.bind(*t),
+            };
         }
+        query
+    }};
+}
+
+impl Db {
+    /// Every task of a user with a status, oldest first: the original listing.
+    pub async fn list_tasks(&self, user_id: &str, status: StatusFilter) -> Result<Vec<Task>, StoreError> {
+        let query = TaskQuery {
+            status,
+            ..TaskQuery::default()
+        };
+        Ok(self.query_tasks(user_id, &query).await?.tasks)
+    }
+
+    /// A filtered, sorted page of a user's tasks, the number of tasks on all pages, and where the
+    /// next page starts. Without a limit, every matching task.
+    pub async fn query_tasks(&self, user_id: &str, query: &TaskQuery) -> Result<TaskPage, StoreError> {
+        let listing = Listing::new(query, Utc::now());
+        let mut tasks = match self {
+            Db::Postgres(pool) => list_rows(pool, user_id, &listing).await?,
+            Db::Sqlite(pool, _) => list_as_json(pool, user_id, &listing).await?,
+        };
+        let Some(limit) = query.limit else {
+            let total = tasks.len() as u64;
+            return Ok(TaskPage {
+                tasks,
+                total,
+                next_cursor: None,
+            });
+        };
+        // One more row than the page was read: whether it came says whether another page follows.
+        let more = tasks.len() > limit as usize;
+        tasks.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| {
+                tasks
+                    .last()
+                    .map(|last| Cursor::after(last, query.sort, query.order()).encode())
+            })
+            .flatten();
+        let total = if query.cursor.is_none() && !more {
+            tasks.len() as u64
+        } else {
+            let sql = listing.count_sql();
+            let count: i64 = on_pool!(self, pool => {
+                let query = sqlx::query_scalar(AssertSqlSafe(sql.clone())).bind(user_id);
+                bind_each!(query, &listing.count_binds).fetch_one(pool).await
+            })?;
+            count as u64
+        };
+        Ok(TaskPage {
+            tasks,
+            total,
+            next_cursor,
+        })
     }
 
     pub async fn get_task(&self, user_id: &str, id: i64) -> Result<Task, StoreError> {
-        const SQL: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at \
-                           FROM tasks WHERE id = $1 AND user_id = $2";
+        const SQL: &str = concat!("SELECT ", columns!(), " FROM tasks WHERE id = $1 AND user_id = $2");
         let task =
             on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL).bind(id).bind(user_id).fetch_optional(pool).await)?;
         task.ok_or(StoreError::NotFound)
@@ -67,14 +141,18 @@ impl Db {
     pub async fn create_task(&self, user_id: &str, task: &NewTask) -> Result<Task, StoreError> {
         let _turn = self.write_turn().await;
         const SQL: &str = returning!(
-            "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
-             VALUES ($1, $2, $3, FALSE, $4, $4)"
+            "INSERT INTO tasks (user_id, title, description, completed, priority, tags, due_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, FALSE, $4, $5, $6, $7, $7)"
         );
         let now = Utc::now();
+        let tags = tags_json(&task.tags);
         let task = on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL)
             .bind(user_id)
             .bind(&task.title)
             .bind(&task.description)
+            .bind(task.priority.rank())
+            .bind(&tags)
+            .bind(task.due_at)
             .bind(now)
             .fetch_one(pool)
             .await)?;
@@ -83,17 +161,27 @@ impl Db {
 
     pub async fn update_task(&self, user_id: &str, id: i64, changes: &TaskChanges) -> Result<Task, StoreError> {
         let _turn = self.write_turn().await;
-        // `$4` says whether the description changes at all, so that `$5 = NULL` can clear it.
+        // `$4` and `$9` say whether the description and the due date change at all, so that a
+        // NULL in `$5` or `$10` can clear them.
         const SQL: &str = returning!(
             "UPDATE tasks SET title = COALESCE($3, title), \
              description = CASE WHEN $4 THEN $5 ELSE description END, \
-             completed = COALESCE($6, completed), updated_at = $7 \
+             completed = COALESCE($6, completed), \
+             priority = COALESCE($7, priority), \
+             tags = COALESCE($8, tags), \
+             due_at = CASE WHEN $9 THEN $10 ELSE due_at END, \
+             updated_at = $11 \
              WHERE id = $1 AND user_id = $2"
         );
         let (set_description, description) = match &changes.description {
             Some(d) => (true, d.clone()),
             None => (false, None),
         };
+        let (set_due, due_at) = match changes.due_at {
+            Some(due) => (true, due),
+            None => (false, None),
+        };
+        let tags = changes.tags.as_deref().map(tags_json);
         let task = on_pool!(self, pool => sqlx::query_as::<_, Task>(SQL)
             .bind(id)
             .bind(user_id)
@@ -101,6 +189,10 @@ impl Db {
             .bind(set_description)
             .bind(&description)
             .bind(changes.completed)
+            .bind(changes.priority.map(Priority::rank))
+            .bind(&tags)
+            .bind(set_due)
+            .bind(due_at)
             .bind(Utc::now())
             .fetch_optional(pool)
             .await)?;
@@ -131,74 +223,270 @@ impl Db {
     }
 }
 
-fn owned(user_id: &str, listed: Listed) -> Task {
-    let (id, title, description, completed, created_at, updated_at) = listed;
-    Task {
-        id,
-        user_id: user_id.to_string(),
-        title,
-        description,
-        completed,
-        created_at,
-        updated_at,
+fn tags_json(tags: &[String]) -> String {
+    serde_json::Value::from(tags).to_string()
+}
+
+fn stored_tags(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("tags {text:?}: {e}")))
+}
+
+fn stored_priority(rank: i32) -> Result<Priority, StoreError> {
+    Priority::from_rank(rank).ok_or_else(|| StoreError::Corrupt(format!("priority rank {rank}")))
+}
+
+/// The SQL of one listing: the same text on both engines, with `$n` placeholders.
+struct Listing {
+    /// `WHERE` for the filters (the count uses these alone)…
+    filters: String,
+    count_binds: Vec<Bind>,
+    /// …and for the page: the filters, then where the cursor left off.
+    page_filters: String,
+    page_binds: Vec<Bind>,
+    order_by: String,
+    limit: Option<u32>,
+}
+
+impl Listing {
+    fn new(query: &TaskQuery, now: DateTime<Utc>) -> Listing {
+        let mut sql = Conditions::default();
+        match query.status {
+            StatusFilter::All => {}
+            StatusFilter::Pending => sql.add("completed = $", Bind::Bool(false)),
+            StatusFilter::Completed => sql.add("completed = $", Bind::Bool(true)),
+        }
+        if let Some(text) = &query.search {
+            // Lower-cased on both sides: PostgreSQL folds every letter, SQLite ASCII letters.
+            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            let n = sql.bind(Bind::Text(pattern));
+            sql.push(format!(
+                "(lower(title) LIKE ${n} ESCAPE '\\' OR lower(COALESCE(description, '')) LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        if let Some(priority) = query.priority {
+            sql.add("priority = $", Bind::Int(priority.rank().into()));
+        }
+        if let Some(tag) = &query.tag {
+            // Tags are stored as a JSON array of words that need no escaping, so `"tag"` in its
+            // text is that tag and no other.
+            let n = sql.bind(Bind::Text(format!("%\"{}\"%", escape_like(tag))));
+            sql.push(format!("tags LIKE ${n} ESCAPE '\\'"));
+        }
+        if let Some(before) = query.due_before {
+            sql.add("due_at < $", Bind::Time(before));
+        }
+        if let Some(after) = query.due_after {
+            sql.add("due_at >= $", Bind::Time(after));
+        }
+        if query.overdue {
+            sql.push("completed = FALSE".into());
+            sql.add("due_at < $", Bind::Time(now));
+        }
+        let filters = sql.where_clause();
+        let count_binds = sql.binds.clone();
+        let order = query.order();
+        if let Some(cursor) = &query.cursor {
+            sql.after(cursor, order);
+        }
+        Listing {
+            filters,
+            count_binds,
+            page_filters: sql.where_clause(),
+            page_binds: sql.binds,
+            order_by: order_by(query.sort, order),
+            limit: query.limit,
+        }
+    }
+
+    fn limit_clause(&self) -> String {
+        self.limit.map(|n| format!(" LIMIT {}", n + 1)).unwrap_or_default()
+    }
+
+    fn count_sql(&self) -> String {
+        format!("SELECT COUNT(*) FROM tasks WHERE {}", self.filters)
     }
 }
 
-type Listed = (i64, String, Option<String>, bool, DateTime<Utc>, DateTime<Utc>);
-
-/// PostgreSQL: one row per task, which arrive together in one reply.
-async fn list_rows(pool: &sqlx::PgPool, user_id: &str, completed: Option<bool>) -> Result<Vec<Task>, StoreError> {
-    const ALL: &str = "SELECT id, title, description, completed, created_at, updated_at \
-                       FROM tasks WHERE user_id = $1 ORDER BY id";
-    const BY_STATUS: &str = "SELECT id, title, description, completed, created_at, updated_at \
-                             FROM tasks WHERE user_id = $1 AND completed = $2 ORDER BY id";
-    let sql = if completed.is_some() { BY_STATUS } else { ALL };
-    let mut query = sqlx::query_as::<_, Listed>(sql).bind(user_id);
-    if let Some(done) = completed {
-        query = query.bind(done);
-    }
-    let rows = query.fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|row| owned(user_id, row)).collect())
+/// `AND`-ed conditions; `$1` is the user id.
+#[derive(Default)]
+struct Conditions {
+    parts: Vec<String>,
+    binds: Vec<Bind>,
 }
 
-/// SQLite: the whole list as one JSON array built by SQLite. sqlx-sqlite runs each connection on
+impl Conditions {
+    /// Binds a value and returns its placeholder number.
+    fn bind(&mut self, value: Bind) -> usize {
+        self.binds.push(value);
+        self.binds.len() + 1
+    }
+
+    fn push(&mut self, condition: String) {
+        self.parts.push(condition);
+    }
+
+    /// `prefix` ends in `$`; the placeholder number follows it.
+    fn add(&mut self, prefix: &str, value: Bind) {
+        let n = self.bind(value);
+        self.parts.push(format!("{prefix}{n}"));
+    }
+
+    fn where_clause(&self) -> String {
+        let mut clause = String::from("user_id = $1");
+        for part in &self.parts {
+            clause.push_str(" AND ");
+            clause.push_str(part);
+        }
+        clause
+    }
+
+    /// Only the tasks after `cursor` in the listing's order: the sort key beyond the cursor's,
+    /// or equal to it with a greater id (ties are always broken by id, ascending).
+    fn after(&mut self, cursor: &Cursor, order: SortOrder) {
+        let beyond = match order {
+            SortOrder::Asc => ">",
+            SortOrder::Desc => "<",
+        };
+        let id = self.bind(Bind::Int(cursor.id));
+        let condition = match &cursor.key {
+            CursorKey::None => format!("id {beyond} ${id}"),
+            CursorKey::Rank(rank) => {
+                let k = self.bind(Bind::Int((*rank).into()));
+                format!("(priority {beyond} ${k} OR (priority = ${k} AND id > ${id}))")
+            }
+            CursorKey::Title(title) => {
+                let k = self.bind(Bind::Text(title.clone()));
+                format!("(lower(title) {beyond} lower(${k}) OR (lower(title) = lower(${k}) AND id > ${id}))")
+            }
+            // Undated tasks come after every dated one, whichever the direction.
+            CursorKey::Due(Some(at)) => {
+                let k = self.bind(Bind::Time(*at));
+                format!(
+                    "((due_at IS NOT NULL AND (due_at {beyond} ${k} OR (due_at = ${k} AND id > ${id}))) OR due_at IS NULL)"
+                )
+            }
+            CursorKey::Due(None) => format!("(due_at IS NULL AND id > ${id})"),
+        };
+        self.parts.push(condition);
+    }
+}
+
+fn order_by(sort: TaskSort, order: SortOrder) -> String {
+    let dir = match order {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    };
+    match sort {
+        TaskSort::Created => format!("id {dir}"),
+        TaskSort::Priority => format!("priority {dir}, id ASC"),
+        TaskSort::Title => format!("lower(title) {dir}, id ASC"),
+        TaskSort::Due => format!("(due_at IS NULL) ASC, due_at {dir}, id ASC"),
+    }
+}
+
+/// `LIKE` reads `%`, `_` and the escape character itself as patterns; these match them literally.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+type Listed = (
+    i64,
+    String,
+    Option<String>,
+    bool,
+    i32,
+    String,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+/// PostgreSQL: one row per task, which arrive together in one reply. The owner is known, so
+/// listings do not select it: decoding the same string 1,000 times was a measurable share of
+/// listing a long list.
+async fn list_rows(pool: &sqlx::PgPool, user_id: &str, listing: &Listing) -> Result<Vec<Task>, StoreError> {
+    let sql = format!(
+        "SELECT id, title, description, completed, priority, tags, due_at, created_at, updated_at \
+         FROM tasks WHERE {} ORDER BY {}{}",
+        listing.page_filters,
+        listing.order_by,
+        listing.limit_clause()
+    );
+    let query = sqlx::query_as::<_, Listed>(AssertSqlSafe(sql)).bind(user_id);
+    let rows = bind_each!(query, &listing.page_binds).fetch_all(pool).await?;
+    rows.into_iter()
+        .map(
+            |(id, title, description, completed, priority, tags, due_at, created_at, updated_at)| {
+                Ok(Task {
+                    id,
+                    user_id: user_id.to_string(),
+                    title,
+                    description,
+                    completed,
+                    priority: stored_priority(priority)?,
+                    tags: stored_tags(&tags)?,
+                    due_at,
+                    created_at,
+                    updated_at,
+                })
+            },
+        )
+        .collect()
+}
+
+/// SQLite: the whole page as one JSON array built by SQLite. sqlx-sqlite runs each connection on
 /// a thread of its own and hands every row over to the async side separately (each column value
 /// copied, a channel send and a wake-up per row), which for 50 tasks cost more than the query;
 /// one row crosses once.
-async fn list_as_json(
-    pool: &sqlx::SqlitePool,
-    user_id: &str,
-    completed: Option<bool>,
-) -> Result<Vec<Task>, StoreError> {
-    const ALL: &str = "SELECT json_group_array(json_array(id, title, description, completed, created_at, \
-                       updated_at) ORDER BY id) FROM tasks WHERE user_id = $1";
-    const BY_STATUS: &str = "SELECT json_group_array(json_array(id, title, description, completed, created_at, \
-                             updated_at) ORDER BY id) FROM tasks WHERE user_id = $1 AND completed = $2";
-    let sql = if completed.is_some() { BY_STATUS } else { ALL };
-    let mut query = sqlx::query_scalar::<_, String>(sql).bind(user_id);
-    if let Some(done) = completed {
-        query = query.bind(done);
-    }
-    let json = query.fetch_one(pool).await?;
+async fn list_as_json(pool: &sqlx::SqlitePool, user_id: &str, listing: &Listing) -> Result<Vec<Task>, StoreError> {
+    let sql = format!(
+        "SELECT json_group_array(json_array(id, title, description, completed, priority, json(tags), due_at, \
+         created_at, updated_at) ORDER BY {order}) FROM (SELECT * FROM tasks WHERE {filters} ORDER BY {order}{limit})",
+        order = listing.order_by,
+        filters = listing.page_filters,
+        limit = listing.limit_clause()
+    );
+    let query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(user_id);
+    let json = bind_each!(query, &listing.page_binds).fetch_one(pool).await?;
     // Timestamps are stored as RFC 3339 text (sqlx's encoding), which holds nothing to unescape,
     // so they are borrowed rather than copied before parsing.
-    type Json<'a> = (i64, String, Option<String>, u8, &'a str, &'a str);
+    type Json<'a> = (
+        i64,
+        String,
+        Option<String>,
+        u8,
+        i32,
+        Vec<String>,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+    );
     let rows: Vec<Json<'_>> =
         serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("task list: {e}")))?;
     rows.into_iter()
-        .map(|(id, title, description, completed, created_at, updated_at)| {
-            Ok(owned(
-                user_id,
-                (
+        .map(
+            |(id, title, description, completed, priority, tags, due_at, created_at, updated_at)| {
+                Ok(Task {
                     id,
+                    user_id: user_id.to_string(),
                     title,
                     description,
-                    completed != 0,
-                    stored_time(created_at)?,
-                    stored_time(updated_at)?,
-                ),
-            ))
-        })
+                    completed: completed != 0,
+                    priority: stored_priority(priority)?,
+                    tags,
+                    due_at: due_at.map(stored_time).transpose()?,
+                    created_at: stored_time(created_at)?,
+                    updated_at: stored_time(updated_at)?,
+                })
+            },
+        )
         .collect()
 }
 

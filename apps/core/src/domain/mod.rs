@@ -5,6 +5,17 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use utoipa::ToSchema;
 
+mod fields;
+mod listing;
+mod zone;
+
+pub use fields::{Priority, TAG_MAX_CHARS, TAG_PATTERN, TAGS_MAX, parse_timestamp, validate_tag, validate_tags};
+pub use listing::{
+    Cursor, CursorKey, PAGE_DEFAULT, PAGE_MAX, SEARCH_MAX_CHARS, SortOrder, TaskPage, TaskQuery, TaskSort,
+    validate_search,
+};
+pub use zone::{UserZone, ZONE_MAX_CHARS, parse_due};
+
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;
 pub const PASSWORD_MIN_CHARS: usize = 8;
@@ -41,10 +52,24 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    pub priority: Priority,
+    /// Lowercase labels, at most ten, in the order they were given.
+    pub tags: Vec<String>,
+    /// When the task is due, if it is; RFC 3339 in UTC.
+    #[serde(serialize_with = "timestamp::serialize_optional")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl Task {
+    /// Pending and past its due date at `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        !self.completed && self.due_at.is_some_and(|due| due < now)
+    }
 }
 
 /// RFC 3339 timestamps, formatted into a buffer first: chrono's own `Serialize` streams through
@@ -57,6 +82,13 @@ pub mod timestamp {
     pub fn serialize<S: Serializer>(value: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&value.to_rfc3339_opts(SecondsFormat::AutoSi, true))
     }
+
+    pub fn serialize_optional<S: Serializer>(value: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
 }
 
 /// Which tasks a listing returns.
@@ -67,6 +99,28 @@ pub enum StatusFilter {
     All,
     Pending,
     Completed,
+}
+
+impl StatusFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::All => "all",
+            StatusFilter::Pending => "pending",
+            StatusFilter::Completed => "completed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<StatusFilter, ValidationError> {
+        [StatusFilter::All, StatusFilter::Pending, StatusFilter::Completed]
+            .into_iter()
+            .find(|s| s.as_str() == raw.trim())
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "status",
+                    format!("status must be all, pending or completed (got {raw:?})"),
+                )
+            })
+    }
 }
 
 /// `raw` without the white space around it, white space being what the OpenAPI document's `\S`
@@ -83,7 +137,7 @@ pub fn trim_blank(raw: &str) -> &str {
 pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
 pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
-fn refuse_nul(field: &'static str, raw: &str) -> Result<(), ValidationError> {
+pub(crate) fn refuse_nul(field: &'static str, raw: &str) -> Result<(), ValidationError> {
     if raw.contains('\0') {
         return Err(ValidationError::new(
             field,
@@ -129,47 +183,64 @@ pub fn validate_description(raw: Option<&str>) -> Result<Option<String>, Validat
 }
 
 /// A task about to be created, already validated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewTask {
     pub title: String,
     pub description: Option<String>,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 impl NewTask {
+    /// A task with a title and description, medium priority, no tags and no due date.
     pub fn parse(title: &str, description: Option<&str>) -> Result<Self, ValidationError> {
         Ok(NewTask {
             title: validate_title(title)?,
             description: validate_description(description)?,
+            ..NewTask::default()
         })
     }
 }
 
-/// A change to a task; absent fields stay as they are. An empty description clears it.
-#[derive(Debug, Clone, Default)]
+/// A change to a task; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskChanges {
     pub title: Option<String>,
     /// `Some(None)` clears the description.
     pub description: Option<Option<String>>,
     pub completed: Option<bool>,
+    pub priority: Option<Priority>,
+    /// `Some(vec![])` removes every tag.
+    pub tags: Option<Vec<String>>,
+    /// `Some(None)` clears the due date.
+    pub due_at: Option<Option<DateTime<Utc>>>,
 }
 
 impl TaskChanges {
+    /// Title, description (empty clears it) and completion; the other fields are set on the result.
     pub fn parse(
         title: Option<&str>,
         description: Option<&str>,
         completed: Option<bool>,
     ) -> Result<Self, ValidationError> {
-        if title.is_none() && description.is_none() && completed.is_none() {
-            return Err(ValidationError::new(
-                "body",
-                "nothing to update: give at least one of title, description or completed",
-            ));
-        }
         Ok(TaskChanges {
             title: title.map(validate_title).transpose()?,
             description: description.map(|d| validate_description(Some(d))).transpose()?,
             completed,
+            ..TaskChanges::default()
         })
+    }
+
+    /// Refuses a change that changes nothing.
+    pub fn require_some(self) -> Result<Self, ValidationError> {
+        if self == TaskChanges::default() {
+            return Err(ValidationError::new(
+                "body",
+                "nothing to update: give at least one of title, description, completed, priority, tags or due_at",
+            ));
+        }
+        Ok(self)
     }
 }
 
@@ -356,8 +427,11 @@ mod tests {
 
     #[test]
     fn an_update_must_change_something() {
-        assert!(TaskChanges::parse(None, None, None).is_err());
-        let c = TaskChanges::parse(None, Some(""), None).unwrap();
+        assert!(TaskChanges::parse(None, None, None).unwrap().require_some().is_err());
+        let c = TaskChanges::parse(None, Some(""), None)
+            .unwrap()
+            .require_some()
+            .unwrap();
         assert_eq!(c.description, Some(None));
     }
 
