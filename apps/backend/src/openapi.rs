@@ -137,7 +137,7 @@ fn retry_after() -> Header {
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
-    use todo_core::domain::{NO_NUL_PATTERN, TAG_PATTERN, TEXT_PATTERN};
+    use todo_core::domain::{CURSOR_PATTERN, NO_NUL_PATTERN, TAG_PATTERN, TEXT_PATTERN};
 
     use super::*;
 
@@ -164,7 +164,10 @@ mod tests {
         assert!(found.len() >= 6, "{found:?}");
         for pattern in found {
             assert!(
-                pattern == TEXT_PATTERN || pattern == NO_NUL_PATTERN || pattern == TAG_PATTERN,
+                pattern == TEXT_PATTERN
+                    || pattern == NO_NUL_PATTERN
+                    || pattern == TAG_PATTERN
+                    || pattern == CURSOR_PATTERN,
                 "{pattern}"
             );
         }

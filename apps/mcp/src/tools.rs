@@ -2,6 +2,7 @@
 //! middleware); `user_id` stays in the arguments for compatibility with the original contract, but
 //! any value other than the token's subject is refused, so no argument can reach another user.
 
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -10,7 +11,10 @@ use rmcp::{ErrorData as McpError, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use todo_core::db::StoreError;
-use todo_core::domain::{NewTask, StatusFilter, Task, TaskChanges};
+use todo_core::domain::{
+    NewTask, Priority, StatusFilter, Task, TaskChanges, TaskQuery, TaskSort, UserZone, parse_due, validate_search,
+    validate_tag, validate_tags,
+};
 
 use crate::server::{TodoServer, signed_in};
 
@@ -23,6 +27,15 @@ pub struct AddTaskArgs {
     pub title: String,
     /// Optional details, at most 1000 characters.
     pub description: Option<String>,
+    /// "high", "medium" (default) or "low".
+    pub priority: Option<Priority>,
+    /// Up to 10 one-word labels, e.g. ["groceries"]; a leading # is dropped, case is lowered.
+    pub tags: Option<Vec<String>>,
+    /// When it is due: a date ("2026-03-03", meaning the end of that day), a local date-time
+    /// ("2026-03-03T17:00") or RFC 3339 with an offset. Local times are in time_zone.
+    pub due: Option<String>,
+    /// The user's IANA time zone, e.g. "Europe/Berlin"; defaults to the one the client sent, else UTC.
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -32,6 +45,24 @@ pub struct ListTasksArgs {
     pub user_id: String,
     /// Which tasks: "all" (default), "pending" or "completed".
     pub status: Option<StatusFilter>,
+    /// Only tasks of this priority.
+    pub priority: Option<Priority>,
+    /// Only tasks with this tag (a leading # is dropped).
+    pub tag: Option<String>,
+    /// Only tasks whose title or description contains this text, ignoring case.
+    pub search: Option<String>,
+    /// Only tasks due by the end of the day this many days from today (0: today), overdue ones included.
+    #[schemars(range(max = 3660))]
+    pub due_within_days: Option<u32>,
+    /// true: only pending tasks whose due date has passed.
+    pub overdue: Option<bool>,
+    /// "created" (default, oldest first), "due" (soonest first), "priority" (most important first) or "title".
+    pub sort: Option<TaskSort>,
+    /// At most this many tasks (1 to 100); `total` still counts every match.
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// The user's IANA time zone for due_within_days; defaults to the one the client sent, else UTC.
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -54,6 +85,18 @@ pub struct UpdateTaskArgs {
     pub title: Option<String>,
     /// The new description; an empty string removes it; omit to keep the current one.
     pub description: Option<String>,
+    /// The new priority: "high", "medium" or "low".
+    pub priority: Option<Priority>,
+    /// Replaces every tag; [] removes them all.
+    pub tags: Option<Vec<String>>,
+    /// Tags to add to the ones the task has.
+    pub add_tags: Option<Vec<String>>,
+    /// Tags to take off.
+    pub remove_tags: Option<Vec<String>>,
+    /// The new due date, as add_task takes it; an empty string removes it.
+    pub due: Option<String>,
+    /// The user's IANA time zone for a local due; defaults to the one the client sent, else UTC.
+    pub time_zone: Option<String>,
 }
 
 /// What a change did.
@@ -63,6 +106,10 @@ pub struct TaskChange {
     /// "created", "completed", "deleted" or "updated".
     pub status: String,
     pub title: String,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    /// RFC 3339 in UTC, or null.
+    pub due_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -71,19 +118,33 @@ pub struct TaskItem {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    /// RFC 3339 in UTC, or null.
+    pub due_at: Option<String>,
+    /// Pending and past its due date.
+    pub overdue: bool,
     pub created_at: String,
 }
 
 impl From<Task> for TaskItem {
     fn from(task: Task) -> Self {
         TaskItem {
+            overdue: task.is_overdue(Utc::now()),
             id: task.id,
             title: task.title,
             description: task.description,
             completed: task.completed,
+            priority: task.priority,
+            tags: task.tags,
+            due_at: task.due_at.map(rfc3339),
             created_at: task.created_at.to_rfc3339(),
         }
     }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -91,20 +152,54 @@ pub struct TaskList {
     pub tasks: Vec<TaskItem>,
     /// How many tasks are listed.
     pub count: usize,
+    /// How many tasks match, listed or not (more than count when a limit cut the list).
+    pub total: u64,
     pub pending: usize,
     pub completed: usize,
+    pub overdue: usize,
 }
 
 impl From<Vec<Task>> for TaskList {
     fn from(tasks: Vec<Task>) -> Self {
+        let total = tasks.len() as u64;
+        TaskList::page(tasks, total)
+    }
+}
+
+impl TaskList {
+    pub fn page(tasks: Vec<Task>, total: u64) -> Self {
         let completed = tasks.iter().filter(|t| t.completed).count();
+        let now = Utc::now();
         TaskList {
             count: tasks.len(),
+            total,
             pending: tasks.len() - completed,
             completed,
+            overdue: tasks.iter().filter(|t| t.is_overdue(now)).count(),
             tasks: tasks.into_iter().map(TaskItem::from).collect(),
         }
     }
+}
+
+/// The zone that local times mean: the argument, else the `X-Time-Zone` the client sent with
+/// the request (the agent forwards the browser's), else UTC.
+fn user_zone(parts: &http::request::Parts, argument: Option<&str>) -> Result<UserZone, String> {
+    if let Some(name) = argument {
+        return UserZone::parse("time_zone", name).map_err(|e| e.to_string());
+    }
+    match parts.headers.get(TIME_ZONE_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(name) => UserZone::parse(TIME_ZONE_HEADER, name).map_err(|e| e.to_string()),
+        None => Ok(UserZone::utc()),
+    }
+}
+
+/// Tags as models write them: `#work` is the tag `work`.
+fn tags_of(raw: &[String]) -> Result<Vec<String>, String> {
+    let plain: Vec<String> = raw
+        .iter()
+        .map(|t| t.trim().trim_start_matches('#').to_string())
+        .collect();
+    validate_tags(&plain).map_err(|e| e.to_string())
 }
 
 /// The acting user: the token's subject, provided the `user_id` argument names the same user.
@@ -153,13 +248,19 @@ fn change(task: Task, status: &str) -> Result<CallToolResult, McpError> {
         task_id: task.id,
         status: status.into(),
         title: task.title,
+        priority: task.priority,
+        tags: task.tags,
+        due_at: task.due_at.map(rfc3339),
     })
 }
+
+/// The header a client sends its user's IANA time zone in.
+pub const TIME_ZONE_HEADER: &str = "x-time-zone";
 
 #[tool_router(vis = "pub(crate)")]
 impl TodoServer {
     #[tool(
-        description = "Create a task for the user. Use when the user asks to add, remember or be reminded of something. Returns the new task's id and title.",
+        description = "Create a task for the user, optionally with a priority, tags and a due date. Use when the user asks to add, remember or be reminded of something. Returns the new task.",
         annotations(
             title = "Add task",
             read_only_hint = false,
@@ -175,13 +276,24 @@ impl TodoServer {
         Parameters(args): Parameters<AddTaskArgs>,
     ) -> ToolResult {
         let user = acting_user(&parts, &args.user_id)?;
-        let task = NewTask::parse(&args.title, args.description.as_deref()).map_err(|e| e.to_string())?;
+        let zone = user_zone(&parts, args.time_zone.as_deref())?;
+        let task = NewTask {
+            priority: args.priority.unwrap_or_default(),
+            tags: args.tags.as_deref().map(tags_of).transpose()?.unwrap_or_default(),
+            due_at: args
+                .due
+                .as_deref()
+                .map(|due| parse_due("due", due, &zone))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            ..NewTask::parse(&args.title, args.description.as_deref()).map_err(|e| e.to_string())?
+        };
         let task = self.db.create_task(&user, &task).await.map_err(|e| explain(e, None))?;
         Ok(change(task, "created"))
     }
 
     #[tool(
-        description = "List the user's tasks with their ids, optionally only pending or only completed ones, with counts. Use it to answer questions about tasks and to find a task's id before changing it.",
+        description = "List the user's tasks with their ids, priorities, tags and due dates, filtered by status, priority, tag, text, due window or overdue, with counts. Use it to answer questions about tasks and to find a task's id before changing it.",
         annotations(title = "List tasks", read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<TaskList>()
     )]
@@ -191,12 +303,42 @@ impl TodoServer {
         Parameters(args): Parameters<ListTasksArgs>,
     ) -> ToolResult {
         let user = acting_user(&parts, &args.user_id)?;
-        let tasks = self
-            .db
-            .list_tasks(&user, args.status.unwrap_or_default())
-            .await
-            .map_err(|e| explain(e, None))?;
-        Ok(structured(&TaskList::from(tasks)))
+        let zone = user_zone(&parts, args.time_zone.as_deref())?;
+        let due_before = match args.due_within_days {
+            Some(days) => {
+                let today = zone.local(Utc::now()).date();
+                let last = today
+                    .checked_add(jiff::Span::new().days(i64::from(days)))
+                    .map_err(|e| e.to_string())?;
+                // The first second after the last day: due_before is exclusive.
+                Some(zone.end_of_day(last).ok_or("due_within_days is out of range")? + Duration::seconds(1))
+            }
+            None => None,
+        };
+        let query = TaskQuery {
+            status: args.status.unwrap_or_default(),
+            priority: args.priority,
+            tag: args
+                .tag
+                .as_deref()
+                .map(|t| validate_tag("tag", t.trim().trim_start_matches('#')))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            search: args
+                .search
+                .as_deref()
+                .map(|q| validate_search("search", q))
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .flatten(),
+            due_before,
+            overdue: args.overdue.unwrap_or(false),
+            sort: args.sort.unwrap_or_default(),
+            limit: args.limit.map(|n| n.clamp(1, todo_core::domain::PAGE_MAX)),
+            ..TaskQuery::default()
+        };
+        let page = self.db.query_tasks(&user, &query).await.map_err(|e| explain(e, None))?;
+        Ok(structured(&TaskList::page(page.tasks, page.total)))
     }
 
     #[tool(
@@ -254,7 +396,7 @@ impl TodoServer {
     }
 
     #[tool(
-        description = "Change a task's title and/or description, by id. Give only the fields to change.",
+        description = "Change a task's title, description, priority, tags or due date, by id. Give only the fields to change.",
         annotations(
             title = "Update task",
             read_only_hint = false,
@@ -270,9 +412,35 @@ impl TodoServer {
         Parameters(args): Parameters<UpdateTaskArgs>,
     ) -> ToolResult {
         let user = acting_user(&parts, &args.user_id)?;
-        let changes = TaskChanges::parse(args.title.as_deref(), args.description.as_deref(), None)
-            .and_then(TaskChanges::require_some)
-            .map_err(|e| e.to_string())?;
+        let zone = user_zone(&parts, args.time_zone.as_deref())?;
+        let mut changes =
+            TaskChanges::parse(args.title.as_deref(), args.description.as_deref(), None).map_err(|e| e.to_string())?;
+        changes.priority = args.priority;
+        changes.due_at = match args.due.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(due) => Some(Some(parse_due("due", due, &zone).map_err(|e| e.to_string())?)),
+        };
+        let mut tags = args.tags.as_deref().map(tags_of).transpose()?;
+        if args.add_tags.is_some() || args.remove_tags.is_some() {
+            let current = match tags.take() {
+                Some(given) => given,
+                None => {
+                    self.db
+                        .get_task(&user, args.task_id)
+                        .await
+                        .map_err(|e| explain(e, Some(args.task_id)))?
+                        .tags
+                }
+            };
+            let add = tags_of(args.add_tags.as_deref().unwrap_or_default())?;
+            let remove = tags_of(args.remove_tags.as_deref().unwrap_or_default())?;
+            let mut merged: Vec<String> = current.into_iter().filter(|t| !remove.contains(t)).collect();
+            merged.extend(add.into_iter().filter(|t| !remove.contains(t)));
+            tags = Some(validate_tags(&merged).map_err(|e| e.to_string())?);
+        }
+        changes.tags = tags;
+        let changes = changes.require_some().map_err(|e| e.to_string())?;
         let task = self
             .db
             .update_task(&user, args.task_id, &changes)

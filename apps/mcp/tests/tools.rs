@@ -17,6 +17,61 @@ fn error_text(result: &CallToolResult) -> String {
 }
 
 both_backends! {
+    async fn tasks_get_priorities_tags_and_due_dates_and_list_by_them(db) {
+        let server = start(&db).await;
+        let client = server.client("u1", stateless()).await;
+        let rent = call(&client, "add_task", json!({"user_id": "u1", "title": "Pay rent", "priority": "high",
+            "tags": ["#Home", "money"], "due": "2030-03-01", "time_zone": "Europe/Berlin"})).await;
+        let rent = structured(&rent).clone();
+        // A date alone is the end of that day in the user's zone, stored in UTC.
+        assert_eq!((&rent["priority"], &rent["tags"], &rent["due_at"]), (&json!("high"), &json!(["home", "money"]), &json!("2030-03-01T22:59:59Z")));
+        call(&client, "add_task", json!({"user_id": "u1", "title": "Buy milk", "tags": ["groceries"], "priority": "low"})).await;
+        call(&client, "add_task", json!({"user_id": "u1", "title": "Renew passport", "due": "2000-01-01T09:00:00Z"})).await;
+
+        let titles = |result: &CallToolResult| structured(result)["tasks"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        for (args, expected) in [
+            (json!({"priority": "high"}), vec!["Pay rent"]),
+            (json!({"tag": "#groceries"}), vec!["Buy milk"]),
+            (json!({"search": "PASS"}), vec!["Renew passport"]),
+            (json!({"overdue": true}), vec!["Renew passport"]),
+            (json!({"due_within_days": 7}), vec!["Renew passport"]),
+            (json!({"due_within_days": 3660}), vec!["Pay rent", "Renew passport"]),
+            (json!({"sort": "priority"}), vec!["Pay rent", "Renew passport", "Buy milk"]),
+            (json!({"sort": "due", "limit": 1}), vec!["Renew passport"]),
+        ] {
+            let mut full = args.clone();
+            full["user_id"] = json!("u1");
+            let listed = call(&client, "list_tasks", full).await;
+            assert_eq!(titles(&listed), expected, "{args}");
+        }
+        let limited = call(&client, "list_tasks", json!({"user_id": "u1", "limit": 1})).await;
+        assert_eq!((structured(&limited)["count"].as_u64(), structured(&limited)["total"].as_u64()), (Some(1), Some(3)));
+        let overdue = call(&client, "list_tasks", json!({"user_id": "u1"})).await;
+        assert_eq!(structured(&overdue)["overdue"], 1);
+
+        // Tags are added and removed without restating the rest; the due date cleared with "".
+        let id = rent["task_id"].clone();
+        let changed = call(&client, "update_task", json!({"user_id": "u1", "task_id": id, "add_tags": ["urgent"], "remove_tags": ["money"], "due": "", "priority": "medium"})).await;
+        let changed = structured(&changed);
+        assert_eq!((&changed["tags"], &changed["due_at"], &changed["priority"]), (&json!(["home", "urgent"]), &json!(null), &json!("medium")));
+
+        // Bad values are tool errors naming what is wrong, and change nothing.
+        for (tool, args, needle) in [
+            ("add_task", json!({"user_id": "u1", "title": "x", "priority": "urgent"}), "urgent"),
+            ("add_task", json!({"user_id": "u1", "title": "x", "tags": ["two words"]}), "tag"),
+            ("add_task", json!({"user_id": "u1", "title": "x", "due": "someday"}), "due"),
+            ("add_task", json!({"user_id": "u1", "title": "x", "due": "2030-03-01", "time_zone": "Mars/Base"}), "time_zone"),
+            ("list_tasks", json!({"user_id": "u1", "sort": "size"}), "size"),
+            ("list_tasks", json!({"user_id": "u1", "tag": "a b"}), "tag"),
+            ("update_task", json!({"user_id": "u1", "task_id": id, "due": "soon"}), "due"),
+        ] {
+            let result = call(&client, tool, args.clone()).await;
+            assert!(error_text(&result).contains(needle), "{tool} {args}: {result:?}");
+        }
+        assert_eq!(server.db.list_tasks("u1", StatusFilter::All).await.unwrap().len(), 3);
+        let _ = client.cancel().await;
+    }
+
     async fn tools_are_listed_with_schemas_and_annotations_in_both_lifecycles(db) {
         let server = start(&db).await;
         for mode in [legacy(), stateless()] {

@@ -38,7 +38,7 @@ pub struct ListParams {
     /// Tasks due before this instant (RFC 3339).
     #[param(required = false, value_type = String, format = DateTime)]
     pub due_before: Option<String>,
-    /// Tasks due at or after this instant (RFC 3339); earlier than `due_before` when both are given.
+    /// Tasks due at or after this instant (RFC 3339).
     #[param(required = false, value_type = String, format = DateTime)]
     pub due_after: Option<String>,
     /// `true`: only pending tasks whose due date has passed.
@@ -55,8 +55,12 @@ pub struct ListParams {
     /// no parameter but `status` is the original one: every task, unpaged.
     #[param(required = false, minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// The `X-Next-Cursor` of the previous page, with the same `sort` and `order`.
-    #[param(required = false)]
+    /// The `X-Next-Cursor` of the previous page: the listing continues in that page's sort and
+    /// order, whatever `sort` and `order` say.
+    #[param(
+        required = false,
+        pattern = r"^(created\.(asc|desc)\.[0-9]{1,18}\.|priority\.(asc|desc)\.[0-9]{1,18}\.[1-3]|due\.(asc|desc)\.[0-9]{1,18}\.[0-9]{0,11}|title\.(asc|desc)\.[0-9]{1,18}\.([0-9a-f]{2})*)$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -192,7 +196,7 @@ pub async fn list(
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(page.total));
     if let Some(cursor) = &page.next_cursor {
-        // Cursors are base64url, which a header and a query string carry as they are.
+        // Cursors are letters, digits and dots, which a header and a query string carry as they are.
         let mut next: Vec<String> = params
             .iter()
             .filter(|(name, _)| name != "cursor")

@@ -11,8 +11,8 @@ mod zone;
 
 pub use fields::{Priority, TAG_MAX_CHARS, TAG_PATTERN, TAGS_MAX, parse_timestamp, validate_tag, validate_tags};
 pub use listing::{
-    Cursor, CursorKey, PAGE_DEFAULT, PAGE_MAX, SEARCH_MAX_CHARS, SortOrder, TaskPage, TaskQuery, TaskSort,
-    validate_search,
+    CURSOR_PATTERN, Cursor, CursorKey, PAGE_DEFAULT, PAGE_MAX, SEARCH_MAX_CHARS, SortOrder, TaskPage, TaskQuery,
+    TaskSort, validate_search,
 };
 pub use zone::{UserZone, ZONE_MAX_CHARS, parse_due};
 
