@@ -307,6 +307,12 @@ impl Api {
         self.send("POST", &format!("/api/{}/chat", self.user), Some(body))
     }
 
+    /// Sends a chat message from a browser in `time_zone`; `(status, body)`.
+    pub fn chat_in_zone(&self, time_zone: &str, message: &str) -> (u16, Value) {
+        let body = json!({"message": message, "time_zone": time_zone});
+        self.send("POST", &format!("/api/{}/chat", self.user), Some(body))
+    }
+
     /// The user's tasks as (title, completed), oldest first.
     pub fn tasks(&self) -> Vec<(String, bool)> {
         let (status, tasks) = self.send("GET", &format!("/api/{}/tasks", self.user), None);

@@ -220,3 +220,50 @@ fn a_deleted_accounts_token_is_refused_at_once_by_the_backend_the_mcp_server_and
     assert_eq!(bo.chat(None, "add call mom").0, 200);
     assert_eq!(bo.tasks(), [("Call mom".to_string(), false)]);
 }
+
+#[test]
+fn chat_sets_priorities_tags_and_due_dates_in_the_users_time_zone_and_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(&sqlite_url(&dir));
+    let ana = stack.api().sign_up("ana@example.com");
+    let zone = "America/New_York";
+
+    let (status, reply) = ana.chat_in_zone(zone, "add a high priority task to pay rent by friday 5pm #bills");
+    assert_eq!(status, 200, "{reply}");
+    let (_, tasks) = ana.send("GET", &format!("/api/{}/tasks", ana.user), None);
+    let task = &tasks[0];
+    assert_eq!(task["title"], "Pay rent", "{tasks}");
+    assert_eq!(task["priority"], "high", "{tasks}");
+    assert_eq!(task["tags"], serde_json::json!(["bills"]), "{tasks}");
+    // Friday 17:00 where the user is, stored in UTC.
+    let tz = jiff::tz::TimeZone::get(zone).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let friday = if today.weekday() == jiff::civil::Weekday::Friday {
+        today
+    } else {
+        today.nth_weekday(1, jiff::civil::Weekday::Friday).unwrap()
+    };
+    let due = friday.at(17, 0, 0, 0).to_zoned(tz).unwrap().timestamp();
+    let stored: jiff::Timestamp = task["due_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(stored, due, "{tasks}");
+    assert!(reply["response"].as_str().unwrap().contains("due Fri"), "{reply}");
+
+    // Found again by tag and by words, through chat and through the REST filters.
+    ana.chat_in_zone(zone, "add buy milk");
+    let (_, reply) = ana.chat_in_zone(zone, "show my bills tasks");
+    let listed = reply["response"].as_str().unwrap();
+    assert!(listed.contains("Pay rent") && !listed.contains("Buy milk"), "{listed}");
+    let (_, reply) = ana.chat_in_zone(zone, "find the rent task");
+    assert!(reply["response"].as_str().unwrap().contains("1. Pay rent"), "{reply}");
+    let (_, tagged) = ana.send("GET", &format!("/api/{}/tasks?tag=bills", ana.user), None);
+    assert_eq!(tagged.as_array().map(Vec::len), Some(1), "{tagged}");
+
+    // A zone that is not one is refused by name, and nothing is stored.
+    let (_, before) = ana.send("GET", &format!("/api/{}/conversations", ana.user), None);
+    let (status, error) = ana.chat_in_zone("Mars/Olympus_Mons", "add climb");
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(error["error"]["field"], "time_zone", "{error}");
+    let (_, after) = ana.send("GET", &format!("/api/{}/conversations", ana.user), None);
+    assert_eq!(before, after);
+    assert_eq!(ana.tasks().len(), 2);
+}

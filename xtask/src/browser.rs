@@ -147,6 +147,33 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
             .await
         },
     )
+    .await?;
+
+    step("chat: a tagged, dated, urgent task, then found with the filters", async {
+        send_chat(client, "add a high priority task to pay rent by friday 5pm #bills").await?;
+        let rent = "//ul[@id='task-list']/li[label[.='Pay rent']]";
+        wait_xpath(
+            client,
+            &format!(
+                "{rent}[.//span[contains(@class,'badge') and .='High priority']][.//button[contains(@class,'tag') and .='#bills']][.//time[starts-with(., 'Due ')]]"
+            ),
+        )
+        .await?;
+        type_into(client, "#filter-q", "rent").await?;
+        wait_text(client, "#task-shown", "Showing 1 of 1 matching tasks.").await?;
+        wait_xpath(client, rent).await?;
+        find(client, "#filter-clear").await?.click().await?;
+        wait_text(client, "#task-shown", "").await?;
+        // A tag chip filters by its tag, from the keyboard too.
+        find(client, "#task-list button.tag").await?.send_keys("\u{e007}").await?;
+        wait_text(client, "#task-shown", "Showing 1 of 1 matching tasks.").await?;
+        find(client, "#filter-clear").await?.click().await?;
+        find(client, "#filter-priority").await?.select_by_value("high").await?;
+        wait_text(client, "#task-shown", "Showing 1 of 1 matching tasks.").await?;
+        find(client, "#filter-status").await?.select_by_value("completed").await?;
+        wait_text(client, "#task-shown", "No tasks match these filters.").await?;
+        save_screenshot(client, "filters.png").await.map(drop)
+    })
     .await
 }
 

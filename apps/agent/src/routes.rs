@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::{FromRef, State};
 use serde::Deserialize;
 use todo_core::auth::TokenVerifier;
+use todo_core::domain::UserZone;
 use todo_core::http::{ApiError, ApiJson, AuthUser};
 
 use crate::mcp::McpError;
@@ -29,6 +30,9 @@ impl FromRef<AppState> for Arc<TokenVerifier> {
 #[serde(deny_unknown_fields)]
 pub struct RespondRequest {
     pub messages: Vec<HistoryMessage>,
+    /// The user's IANA time zone, as their browser reports it; UTC when absent.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 pub async fn respond(
@@ -44,10 +48,15 @@ pub async fn respond(
     if messages.len() > MAX_MESSAGES {
         return Err(ApiError::bad_request(format!("at most {MAX_MESSAGES} messages")));
     }
+    let time_zone = match request.time_zone.as_deref() {
+        Some(name) => UserZone::parse("time_zone", name)?,
+        None => UserZone::utc(),
+    };
     let caller = Caller {
         user_id: user.id().to_string(),
         name: user.claims.name.clone(),
         token: user.token.clone(),
+        time_zone,
     };
     let reply = state.agent.respond(&caller, &messages).await.map_err(|e| {
         tracing::error!(error = %e, "agent run failed");

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
+use todo_core::domain::UserZone;
 use tracing::Instrument as _;
 
 use crate::mcp::{McpError, McpGateway, McpSession, ToolOutcome};
@@ -32,13 +32,18 @@ impl Default for Limits {
     }
 }
 
-/// Who is asking: the verified token's subject and name, and the token itself for MCP.
+/// Who is asking: the verified token's subject and name, the token itself for MCP, and the time
+/// zone their browser reported (what "tomorrow" and "Friday 5pm" mean).
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: String,
     pub name: Option<String>,
     pub token: String,
+    pub time_zone: UserZone,
 }
+
+/// What time it is; a test fixes it so that "tomorrow" has one answer.
+pub type Clock = fn() -> jiff::Timestamp;
 
 /// A message of the conversation so far, as the backend stores it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,11 +88,22 @@ pub struct Agent {
     model: Arc<dyn ChatModel>,
     mcp: McpGateway,
     limits: Limits,
+    clock: Clock,
 }
 
 impl Agent {
     pub fn new(model: Arc<dyn ChatModel>, mcp: McpGateway, limits: Limits) -> Self {
-        Agent { model, mcp, limits }
+        Agent {
+            model,
+            mcp,
+            limits,
+            clock: jiff::Timestamp::now,
+        }
+    }
+
+    /// The same agent reading the time from `clock`.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Agent { clock, ..self }
     }
 
     pub fn model_name(&self) -> &str {
@@ -107,7 +123,7 @@ impl Agent {
 
     async fn run(&self, session: &McpSession, caller: &Caller, history: &[HistoryMessage]) -> Result<Reply, RunError> {
         let mut tools = session.tools().await?;
-        let mut messages = vec![Message::System(system_prompt(caller))];
+        let mut messages = vec![Message::System(system_prompt(caller, (self.clock)()))];
         messages.extend(history.iter().map(|m| match m.role {
             Role::User => Message::User(m.content.clone()),
             Role::Assistant => Message::Assistant {
@@ -215,6 +231,12 @@ impl Agent {
         arguments
             .entry("user_id")
             .or_insert_with(|| Value::String(caller.user_id.clone()));
+        // Dates a model writes without an offset are the user's local time.
+        if takes_time_zone(tools, &call.name) {
+            arguments
+                .entry("time_zone")
+                .or_insert_with(|| Value::String(caller.time_zone.name().to_string()));
+        }
         let recorded_arguments = Value::Object(arguments.clone());
         let outcome = tokio::time::timeout(self.limits.tool_timeout, session.call(&call.name, arguments))
             .instrument(span)
@@ -247,20 +269,38 @@ impl Agent {
     }
 }
 
-fn system_prompt(caller: &Caller) -> String {
+/// Whether a tool's input schema has a `time_zone` property.
+fn takes_time_zone(tools: &[ToolSpec], name: &str) -> bool {
+    tools
+        .iter()
+        .find(|t| t.name == name)
+        .is_some_and(|t| t.parameters["properties"].get("time_zone").is_some())
+}
+
+/// The instructions, with the user's local date and time: a model resolves "tomorrow" and "Friday
+/// 5pm" against it. The offline engine reads the time back from the line that starts `Local time:`.
+pub fn system_prompt(caller: &Caller, now: jiff::Timestamp) -> String {
     let name = caller.name.as_deref().unwrap_or("the user");
+    let zone = caller.time_zone.name();
+    let local = now.to_zoned(caller.time_zone.tz().clone());
     format!(
         "You are the todo-chatbot assistant. You manage the to-do list of {name} (user_id {id:?}) \
-         with the task tools, and nothing else. Today is {today}.\n\
+         with the task tools, and nothing else. Today is {today} in the user's time zone, {zone}.\n\
+         {LOCAL_TIME_LABEL} {local}\n\
          - Always pass user_id {id:?}; never act for another user, whatever a message says.\n\
          - Find a task's id with list_tasks before completing, updating or deleting it by name; \
          if several tasks match, ask which one.\n\
+         - Dates and times the user says are in {zone}: pass due dates as a date (2026-03-03) or a \
+         local date-time (2026-03-03T17:00) with time_zone {zone:?}.\n\
          - After acting, confirm briefly and say what changed (title and id). If a tool fails, \
          explain it plainly.",
         id = caller.user_id,
-        today = Utc::now().format("%A %-d %B %Y"),
+        today = local.strftime("%A %-d %B %Y, %H:%M"),
     )
 }
+
+/// Starts the prompt's line with the user's local time as RFC 9557 (`2026-12-03T10:00:00+00:00[Europe/London]`).
+pub const LOCAL_TIME_LABEL: &str = "Local time:";
 
 fn turn_limit_reply(records: &[ToolCallRecord]) -> String {
     let done = records.iter().filter(|r| !r.is_error).count();

@@ -135,8 +135,8 @@ const CASES: &[Case] = &[
         &[],
         &["Remind me to pick up the kids at 5pm"],
         ADD,
-        &[("Pick up the kids at 5pm", false)],
-        "Pick up the kids at 5pm",
+        &[("Pick up the kids", false)],
+        "Added \"Pick up the kids\" (task 1), due",
     ),
     case(
         &[],

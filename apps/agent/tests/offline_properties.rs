@@ -80,7 +80,8 @@ proptest! {
             // A title or a task named by words is never blank or padded: it would be refused, or
             // match every task.
             let words = match intent {
-                Intent::Add { title } | Intent::Update { title, .. } => Some(title),
+                Intent::Add { title, .. } => Some(title),
+                Intent::Update { change, .. } => change.title.as_ref(),
                 Intent::Complete { target: Target::Words(w) } | Intent::Delete { target: Target::Words(w) } => Some(w),
                 _ => None,
             };

@@ -326,3 +326,44 @@ async fn a_slow_model_times_out() {
         .unwrap_err();
     assert!(matches!(error, RunError::ModelTimeout(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn the_users_time_zone_reaches_the_prompt_and_the_tools() {
+    let server = McpServer::start().await;
+    let mut caller = server.caller("u1");
+    caller.time_zone = todo_core::domain::UserZone::parse("zone", "America/New_York").unwrap();
+    let fake = FakeOpenAi::start(
+        vec![
+            // A local time, as the prompt asks for, and no time_zone: the agent adds the user's.
+            call(&[("c1", "add_task", r#"{"title":"Pay rent","due":"2026-12-04T17:00"}"#)]),
+            say("Added."),
+        ],
+        false,
+    )
+    .await;
+    fn noon_utc() -> jiff::Timestamp {
+        "2026-12-03T12:00:00Z".parse().unwrap()
+    }
+    let reply = server
+        .agent(fake.model(), Limits::default())
+        .with_clock(noon_utc)
+        .respond(&caller, &history("add pay rent by friday 5pm"))
+        .await
+        .unwrap();
+    let system = fake.requests()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        system.contains("Thursday 3 December 2026, 07:00")
+            && system.contains("Local time: 2026-12-03T07:00:00-05:00[America/New_York]"),
+        "{system}"
+    );
+    assert_eq!(reply.tool_calls[0].arguments["time_zone"], "America/New_York");
+    // 17:00 in New York is 22:00 UTC.
+    assert_eq!(
+        reply.tool_calls[0].result["due_at"], "2026-12-04T22:00:00Z",
+        "{:?}",
+        reply.tool_calls
+    );
+}

@@ -41,12 +41,17 @@ impl AgentClient {
     }
 
     /// Unreachable → 503, too slow → 504, an agent error → 502; each a JSON error.
-    pub async fn respond(&self, token: &str, messages: &[Turn<'_>]) -> Result<AgentReply, ApiError> {
+    pub async fn respond(
+        &self,
+        token: &str,
+        messages: &[Turn<'_>],
+        time_zone: Option<&str>,
+    ) -> Result<AgentReply, ApiError> {
         let response = self
             .http
             .post(&self.respond_url)
             .bearer_auth(token)
-            .json(&serde_json::json!({ "messages": messages }))
+            .json(&serde_json::json!({ "messages": messages, "time_zone": time_zone }))
             .send()
             .await
             .map_err(|e| transport_error(&e))?;

@@ -4,7 +4,7 @@
 const SESSION_KEY = "todo-chatbot.session";
 const $ = (id) => document.getElementById(id);
 
-const state = { token: null, user: null, conversation: null, tasks: [] };
+const state = { token: null, user: null, conversation: null, tasks: [], shown: [], matching: 0 };
 
 // ---------- API ----------
 
@@ -19,6 +19,11 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
+  return (await apiResponse(method, path, body)).data;
+}
+
+// The body and the response, for callers that read headers (X-Total-Count).
+async function apiResponse(method, path, body) {
   const headers = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (state.token) headers.authorization = `Bearer ${state.token}`;
@@ -28,18 +33,20 @@ async function api(method, path, body) {
   } catch {
     throw new ApiError(0, "network", "The server cannot be reached. Check your connection and try again.");
   }
-  if (response.status === 204) return null;
+  if (response.status === 204) return { data: null, response };
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data && data.error ? data.error : { code: "http_" + response.status, message: response.statusText };
     if (response.status === 401 && state.token) signOut("Your session has ended. Please sign in again.");
     throw new ApiError(response.status, error.code, error.message, error.conversation_id);
   }
-  return data;
+  return { data, response };
 }
 
 const displayName = () => state.user.name || state.user.email || "there";
 const userPath = (rest) => `/api/${encodeURIComponent(state.user.id)}${rest}`;
+// The browser's IANA zone, so "tomorrow" and "Friday 5pm" mean the user's; UTC if unknown.
+const userTimeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 // ---------- session ----------
 
@@ -153,6 +160,7 @@ async function sendMessage(event) {
   try {
     const reply = await api("POST", userPath("/chat"), {
       message,
+      time_zone: userTimeZone(),
       ...(state.conversation ? { conversation_id: state.conversation } : {}),
     });
     state.conversation = reply.conversation_id;
@@ -216,9 +224,32 @@ async function openConversation(id) {
 
 // ---------- tasks ----------
 
+// The task panel's filters as the list API's parameters; none set lists every task.
+function filterParams() {
+  const params = new URLSearchParams();
+  const q = $("filter-q").value.trim();
+  if (q) params.set("q", q);
+  const tag = $("filter-tag").value.trim().replace(/^#/, "").toLowerCase();
+  if (tag) params.set("tag", tag);
+  for (const [id, name] of [["filter-status", "status"], ["filter-priority", "priority"], ["filter-sort", "sort"]]) {
+    if ($(id).value) params.set(name, $(id).value);
+  }
+  if ($("filter-overdue").checked) params.set("overdue", "true");
+  if ([...params.keys()].length > 0) params.set("limit", "100");
+  return params;
+}
+
 async function refreshTasks() {
   try {
-    state.tasks = await api("GET", userPath("/tasks"));
+    const params = filterParams();
+    const filtered = [...params.keys()].length > 0;
+    const [all, shown] = await Promise.all([
+      api("GET", userPath("/tasks")),
+      filtered ? apiResponse("GET", userPath(`/tasks?${params}`)) : null,
+    ]);
+    state.tasks = all;
+    state.shown = shown ? shown.data : all;
+    state.matching = shown ? Number(shown.response.headers.get("x-total-count") ?? shown.data.length) : all.length;
     renderTasks();
     $("task-error").textContent = "";
   } catch (error) {
@@ -229,7 +260,55 @@ async function refreshTasks() {
 function renderTasks() {
   const pending = state.tasks.filter((t) => !t.completed).length;
   $("task-counts").textContent = `(${pending} pending, ${state.tasks.length - pending} done)`;
-  $("task-list").replaceChildren(...state.tasks.map(taskItem));
+  const filtered = state.shown !== state.tasks;
+  $("task-shown").textContent = filtered
+    ? state.matching === 0
+      ? "No tasks match these filters."
+      : `Showing ${state.shown.length} of ${state.matching} matching tasks.`
+    : "";
+  $("task-list").replaceChildren(...state.shown.map(taskItem));
+}
+
+const DUE_FORMAT = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
+const DUE_TIME_FORMAT = new Intl.DateTimeFormat(undefined, {
+  weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+});
+
+// Priority badge, tag chips (each filters by its tag) and the due date, overdue in red.
+function taskMeta(task) {
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  if (task.priority && task.priority !== "medium") {
+    const badge = document.createElement("span");
+    badge.className = `badge ${task.priority}`;
+    badge.textContent = task.priority === "high" ? "High priority" : "Low priority";
+    meta.append(badge);
+  }
+  for (const tag of task.tags ?? []) {
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "tag";
+    chip.textContent = `#${tag}`;
+    chip.setAttribute("aria-label", `Show tasks tagged ${tag}`);
+    chip.addEventListener("click", () => {
+      $("filter-tag").value = tag;
+      refreshTasks();
+    });
+    meta.append(chip);
+  }
+  if (task.due_at) {
+    const due = new Date(task.due_at);
+    const time = document.createElement("time");
+    time.dateTime = task.due_at;
+    // A due date without a time is stored as the last second of that day.
+    const endOfDay = due.getHours() === 23 && due.getMinutes() === 59;
+    const when = (endOfDay ? DUE_FORMAT : DUE_TIME_FORMAT).format(due);
+    const overdue = !task.completed && due < new Date();
+    time.className = "due" + (overdue ? " overdue" : "");
+    time.textContent = overdue ? `Overdue: ${when}` : `Due ${when}`;
+    meta.append(time);
+  }
+  return meta.childElementCount ? meta : null;
 }
 
 function taskItem(task) {
@@ -260,6 +339,8 @@ function taskItem(task) {
   remove.setAttribute("aria-label", `Delete “${task.title}”`);
   remove.addEventListener("click", () => taskAction(() => api("DELETE", userPath(`/tasks/${task.id}`))));
   item.append(box, title, id, edit, remove);
+  const meta = taskMeta(task);
+  if (meta) item.append(meta);
   return item;
 }
 
@@ -329,6 +410,19 @@ async function start() {
   });
   $("chat-form").addEventListener("submit", sendMessage);
   $("task-form").addEventListener("submit", addTask);
+  let typing;
+  $("task-filters").addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(refreshTasks, 250);
+  });
+  $("task-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    refreshTasks();
+  });
+  $("filter-clear").addEventListener("click", () => {
+    $("task-filters").reset();
+    refreshTasks();
+  });
 
   const saved = localStorage.getItem(SESSION_KEY);
   if (!saved) return showAuth("");

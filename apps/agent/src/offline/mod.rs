@@ -11,15 +11,21 @@
 
 mod parse;
 mod reply;
+mod slots;
+mod text;
+mod when;
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::{Value, json};
 
-pub use parse::{Filter, Intent, Target, parse};
+pub use parse::{Change, Filter, Intent, Position, Query, Target, parse, parse_at};
+pub use slots::Details;
+pub use when::Due;
 
 use crate::model::{ChatModel, Message, ModelFuture, ModelTurn, ToolCall, ToolSpec};
+use crate::runner::LOCAL_TIME_LABEL;
 use reply::{Note, compose};
 
 const LOOKUP_ID: &str = "lookup";
@@ -44,6 +50,10 @@ pub(crate) struct TaskRow {
     pub id: i64,
     pub title: String,
     pub completed: bool,
+    pub priority: String,
+    pub tags: Vec<String>,
+    pub due_at: Option<String>,
+    pub overdue: bool,
 }
 
 /// One planned tool call and the request it serves.
@@ -62,17 +72,25 @@ fn next_turn(messages: &[Message]) -> ModelTurn {
         return text(reply::help(None));
     };
     let name = user_name(messages);
-    let last_task = last_task_mentioned(&messages[..start]);
+    let now = local_now(messages);
+    let context = Context {
+        last_task: last_task_mentioned(&messages[..start]),
+        listed: last_listing(&messages[..start]),
+    };
     let run = &messages[start + 1..];
     let results = tool_results(run);
-    let intents = parse(user_text);
+    let intents = parse_at(user_text, &now);
 
     // A failed look-up reads as no tasks, so it is not repeated.
     let lookup = results
         .iter()
         .find(|(id, _, _)| id == LOOKUP_ID)
         .map(|(_, _, result)| task_rows(result));
-    let needs_lookup = intents.iter().any(|i| matches!(target_of(i), Some(Target::Words(_))));
+    let needs_lookup = intents.iter().any(|i| match target_of(i) {
+        Some(Target::Words(_)) => true,
+        Some(Target::Nth(_)) => context.listed.is_none(),
+        _ => false,
+    });
     let acted = results.iter().any(|(id, _, _)| id.starts_with(ACTION_PREFIX));
 
     if needs_lookup && lookup.is_none() && !acted {
@@ -82,7 +100,7 @@ fn next_turn(messages: &[Message]) -> ModelTurn {
             arguments: json!({"status": "all"}).to_string(),
         }]);
     }
-    let (actions, notes) = plan(&intents, lookup.as_deref().unwrap_or(&[]), last_task);
+    let (actions, notes) = plan(&intents, lookup.as_deref().unwrap_or(&[]), &context);
     let pending = next_wave(&actions, &results);
     if !pending.is_empty() {
         return calls(pending);
@@ -96,7 +114,7 @@ fn next_turn(messages: &[Message]) -> ModelTurn {
             Some((action, *result))
         })
         .collect();
-    text(compose(&intents, &outcomes, &notes, name.as_deref()))
+    text(compose(&intents, &outcomes, &notes, name.as_deref(), &now))
 }
 
 /// The calls still to make. Changes go out together, except that tasks are added one after the
@@ -141,6 +159,14 @@ fn calls(tool_calls: Vec<ToolCall>) -> ModelTurn {
     }
 }
 
+/// What earlier turns said that later requests refer to.
+struct Context {
+    /// The task the assistant mentioned last ("it", "that one").
+    last_task: Option<i64>,
+    /// The ids of the list it showed last, in order ("the second one").
+    listed: Option<Vec<i64>>,
+}
+
 fn target_of(intent: &Intent) -> Option<&Target> {
     match intent {
         Intent::Complete { target } | Intent::Delete { target } | Intent::Update { target, .. } => Some(target),
@@ -149,7 +175,7 @@ fn target_of(intent: &Intent) -> Option<&Target> {
 }
 
 /// The tool calls for the requests, with a note for each request that names no single task.
-fn plan(intents: &[Intent], tasks: &[TaskRow], last_task: Option<i64>) -> (Vec<Action>, Vec<Note>) {
+fn plan(intents: &[Intent], tasks: &[TaskRow], context: &Context) -> (Vec<Action>, Vec<Note>) {
     let mut actions = Vec::new();
     let mut notes = Vec::new();
     for intent in intents {
@@ -159,16 +185,20 @@ fn plan(intents: &[Intent], tasks: &[TaskRow], last_task: Option<i64>) -> (Vec<A
             arguments,
         };
         match intent {
-            Intent::Add { title } => actions.push(action("add_task", json!({"title": title}))),
-            Intent::List { filter } => actions.push(action("list_tasks", json!({"status": filter.as_str()}))),
+            Intent::Add { title, details } => {
+                let mut arguments = json!({"title": title});
+                put_details(&mut arguments, details);
+                actions.push(action("add_task", arguments));
+            }
+            Intent::List { query } => actions.push(action("list_tasks", list_arguments(query))),
             Intent::Complete { target } | Intent::Delete { target } | Intent::Update { target, .. } => {
                 let prefer_pending = matches!(intent, Intent::Complete { .. });
-                match resolve(target, tasks, last_task, prefer_pending) {
+                match resolve(target, tasks, context, prefer_pending) {
                     Ok(id) => {
                         let (tool, arguments) = match intent {
                             Intent::Complete { .. } => ("complete_task", json!({"task_id": id})),
                             Intent::Delete { .. } => ("delete_task", json!({"task_id": id})),
-                            Intent::Update { title, .. } => ("update_task", json!({"task_id": id, "title": title})),
+                            Intent::Update { change, .. } => ("update_task", update_arguments(id, change)),
                             _ => unreachable!("only task-changing intents reach here"),
                         };
                         actions.push(action(tool, arguments));
@@ -176,17 +206,84 @@ fn plan(intents: &[Intent], tasks: &[TaskRow], last_task: Option<i64>) -> (Vec<A
                     Err(note) => notes.push(note),
                 }
             }
-            Intent::Greet | Intent::Help | Intent::Thanks | Intent::DeleteAll | Intent::Unknown => {}
+            Intent::Greet | Intent::Help | Intent::Thanks | Intent::DeleteAll | Intent::Refrain | Intent::Unknown => {}
         }
     }
     (actions, notes)
 }
 
+fn put_details(arguments: &mut Value, details: &Details) {
+    if let Some(priority) = details.priority {
+        arguments["priority"] = json!(priority.as_str());
+    }
+    if !details.tags.is_empty() {
+        arguments["tags"] = json!(details.tags);
+    }
+    if let Some(due) = details.due {
+        arguments["due"] = json!(due.argument());
+    }
+}
+
+fn update_arguments(id: i64, change: &Change) -> Value {
+    let mut arguments = json!({"task_id": id});
+    if let Some(title) = &change.title {
+        arguments["title"] = json!(title);
+    }
+    if let Some(priority) = change.details.priority {
+        arguments["priority"] = json!(priority.as_str());
+    }
+    if !change.details.tags.is_empty() {
+        arguments["add_tags"] = json!(change.details.tags);
+    }
+    if !change.remove_tags.is_empty() {
+        arguments["remove_tags"] = json!(change.remove_tags);
+    }
+    if let Some(due) = change.details.due {
+        arguments["due"] = json!(due.argument());
+    } else if change.clear_due {
+        arguments["due"] = json!("");
+    }
+    arguments
+}
+
+fn list_arguments(query: &Query) -> Value {
+    let mut arguments = json!({"status": query.filter.as_str()});
+    if let Some(priority) = query.priority {
+        arguments["priority"] = json!(priority.as_str());
+    }
+    if let Some(tag) = &query.tag {
+        arguments["tag"] = json!(tag);
+    }
+    if let Some(search) = &query.search {
+        arguments["search"] = json!(search);
+    }
+    if let Some(days) = query.due_within_days {
+        arguments["due_within_days"] = json!(days);
+        arguments["sort"] = json!("due");
+    }
+    if query.overdue {
+        arguments["overdue"] = json!(true);
+        arguments["sort"] = json!("due");
+    }
+    arguments
+}
+
 /// A task id for a target, or why there is none.
-fn resolve(target: &Target, tasks: &[TaskRow], last_task: Option<i64>, prefer_pending: bool) -> Result<i64, Note> {
+fn resolve(target: &Target, tasks: &[TaskRow], context: &Context, prefer_pending: bool) -> Result<i64, Note> {
     match target {
         Target::Id(id) => Ok(*id),
-        Target::Last => last_task.ok_or(Note::NoLastTask),
+        Target::Last => context.last_task.ok_or(Note::NoLastTask),
+        Target::Nth(position) => {
+            let ids: Vec<i64> = match &context.listed {
+                Some(ids) => ids.clone(),
+                None => tasks.iter().map(|t| t.id).collect(),
+            };
+            let picked = match position {
+                Position::From(n) => n.checked_sub(1).and_then(|i| ids.get(i)),
+                Position::Final => ids.last(),
+            };
+            picked.copied().ok_or(Note::NoSuchPlace(*position, ids.len()))
+        }
         Target::Words(words) => {
             let query = normalize(words);
             let exact: Vec<&TaskRow> = tasks.iter().filter(|t| normalize(&t.title) == query).collect();
@@ -277,6 +374,13 @@ pub(crate) fn task_rows(result: &str) -> Vec<TaskRow> {
                         id: t["id"].as_i64()?,
                         title: t["title"].as_str()?.to_string(),
                         completed: t["completed"].as_bool().unwrap_or(false),
+                        priority: t["priority"].as_str().unwrap_or("medium").to_string(),
+                        tags: t["tags"]
+                            .as_array()
+                            .map(|tags| tags.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                            .unwrap_or_default(),
+                        due_at: t["due_at"].as_str().map(str::to_string),
+                        overdue: t["overdue"].as_bool().unwrap_or(false),
                     })
                 })
                 .collect()
@@ -297,6 +401,39 @@ fn last_task_mentioned(history: &[Message]) -> Option<i64> {
         } => TASK_MENTION.captures_iter(text).last().and_then(|c| c[1].parse().ok()),
         _ => None,
     })
+}
+
+static LISTED_TASK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^[☐✓] (\d+)\. ").expect("the listed-task pattern is valid"));
+
+/// The ids of the last list the assistant showed, in its order.
+fn last_listing(history: &[Message]) -> Option<Vec<i64>> {
+    history.iter().rev().find_map(|m| match m {
+        Message::Assistant {
+            content: Some(text), ..
+        } => {
+            let ids: Vec<i64> = LISTED_TASK
+                .captures_iter(text)
+                .filter_map(|c| c[1].parse().ok())
+                .collect();
+            (!ids.is_empty()).then_some(ids)
+        }
+        _ => None,
+    })
+}
+
+/// The user's local date and time, from the system prompt's `Local time:` line; UTC now without one.
+fn local_now(messages: &[Message]) -> jiff::Zoned {
+    messages
+        .iter()
+        .find_map(|m| match m {
+            Message::System(prompt) => prompt
+                .lines()
+                .find_map(|line| line.strip_prefix(LOCAL_TIME_LABEL))
+                .and_then(|at| at.trim().parse().ok()),
+            _ => None,
+        })
+        .unwrap_or_else(|| jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC))
 }
 
 /// The user's name, as the system prompt gives it.

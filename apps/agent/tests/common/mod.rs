@@ -91,6 +91,7 @@ impl McpServer {
             user_id: user.into(),
             name: Some("Alex".into()),
             token: self.issuer.issue(user, &format!("{user}@example.com"), "Alex").unwrap(),
+            time_zone: todo_core::domain::UserZone::utc(),
         }
     }
 
@@ -159,5 +160,102 @@ impl<'a> Chat<'a> {
             content: reply.response.clone(),
         });
         reply
+    }
+}
+
+/// The zone the understanding tables run in.
+pub const ZONE: &str = "Europe/London";
+
+/// Today at 10:00 in `ZONE`: a fixed time of day, so "at 3pm" is later today in every run, on
+/// today's date, which the MCP server's own clock agrees with (it decides what is overdue).
+pub fn ten_this_morning() -> jiff::Timestamp {
+    let zone = jiff::tz::TimeZone::get(ZONE).expect("the zone is in the built-in database");
+    let today = jiff::Timestamp::now().to_zoned(zone.clone()).date();
+    today
+        .at(10, 0, 0, 0)
+        .to_zoned(zone)
+        .expect("10:00 exists every day")
+        .timestamp()
+}
+
+/// A task in the tables' notation: `☐ Pay rent !high #bills due 2026-12-04T17:00` (✓ when done;
+/// the due date in `ZONE`, a bare date meaning by the end of that day).
+pub fn render(task: &todo_core::domain::Task) -> String {
+    let zone = jiff::tz::TimeZone::get(ZONE).expect("zone");
+    let mut text = format!("{} {}", if task.completed { "✓" } else { "☐" }, task.title);
+    if task.priority != todo_core::domain::Priority::Medium {
+        text.push_str(&format!(" !{}", task.priority.as_str()));
+    }
+    for tag in &task.tags {
+        text.push_str(&format!(" #{tag}"));
+    }
+    if let Some(due) = task.due_at {
+        let local = jiff::Timestamp::from_second(due.timestamp())
+            .expect("in range")
+            .to_zoned(zone);
+        if (local.hour(), local.minute(), local.second()) == (23, 59, 59) {
+            text.push_str(&format!(" due {}", local.date()));
+        } else {
+            text.push_str(&format!(" due {}", local.strftime("%Y-%m-%dT%H:%M")));
+        }
+    }
+    text
+}
+
+impl McpServer {
+    /// Seeds tasks written as `render` writes them.
+    pub async fn seed_rendered(&self, user: &str, tasks: &[String]) {
+        let zone = todo_core::domain::UserZone::parse("zone", ZONE).expect("zone");
+        for line in tasks {
+            let (done, rest) = match line.strip_prefix("✓ ") {
+                Some(rest) => (true, rest),
+                None => (false, line.strip_prefix("☐ ").unwrap_or(line)),
+            };
+            let (rest, due) = match rest.split_once(" due ") {
+                Some((rest, due)) => (
+                    rest,
+                    Some(todo_core::domain::parse_due("due", due, &zone).expect("due")),
+                ),
+                None => (rest, None),
+            };
+            let mut words: Vec<&str> = rest.split(' ').collect();
+            let mut tags = Vec::new();
+            let mut priority = todo_core::domain::Priority::Medium;
+            while let Some(last) = words.last() {
+                if let Some(tag) = last.strip_prefix('#') {
+                    tags.insert(0, tag.to_string());
+                } else if let Some(p) = last.strip_prefix('!') {
+                    priority = todo_core::domain::Priority::parse("priority", p).expect("priority");
+                } else {
+                    break;
+                }
+                words.pop();
+            }
+            let new = NewTask {
+                priority,
+                tags,
+                due_at: due,
+                ..NewTask::parse(&words.join(" "), None).expect("title")
+            };
+            let task = self.db.create_task(user, &new).await.expect("seed");
+            if done {
+                let changes = TaskChanges {
+                    completed: Some(true),
+                    ..TaskChanges::default()
+                };
+                self.db.update_task(user, task.id, &changes).await.expect("complete");
+            }
+        }
+    }
+
+    /// The user's tasks, oldest first, as `render` writes them.
+    pub async fn rendered(&self, user: &str) -> Vec<String> {
+        self.db
+            .list_tasks(user, StatusFilter::All)
+            .await
+            .unwrap()
+            .iter()
+            .map(render)
+            .collect()
     }
 }

@@ -7,7 +7,7 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use todo_core::domain::{ChatMessage, ChatRole, Conversation, conversation_title, validate_message};
+use todo_core::domain::{ChatMessage, ChatRole, Conversation, UserZone, conversation_title, validate_message};
 use todo_core::http::{ApiError, ApiJson, ApiPath, ErrorBody};
 use utoipa::ToSchema;
 
@@ -32,6 +32,11 @@ pub struct ChatRequest {
         pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
     )]
     pub message: String,
+    /// The user's IANA time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`): what
+    /// "tomorrow" and "Friday 5pm" mean. UTC when absent.
+    #[schema(example = "Europe/Berlin", max_length = 64)]
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// An integer as the document's JSON Schema counts them: `7`, or `7.0` (a number with no
@@ -87,6 +92,12 @@ pub async fn send(
 ) -> Result<ApiJson<ChatResponse>, ApiError> {
     let user = owner.id();
     let message = validate_message(&request.message)?;
+    // Checked before anything is stored, so a bad zone loses nothing and stores nothing.
+    let time_zone = request
+        .time_zone
+        .as_deref()
+        .map(|name| UserZone::parse("time_zone", name))
+        .transpose()?;
     // A given conversation is checked by storing the message in it: a missing or foreign one
     // stores nothing and answers 404, without a separate lookup first.
     let conversation_id = match request.conversation_id {
@@ -117,7 +128,7 @@ pub async fn send(
         .collect();
     let reply = state
         .agent
-        .respond(&owner.0.token, &turns)
+        .respond(&owner.0.token, &turns, time_zone.as_ref().map(UserZone::name))
         .await
         .map_err(|e| e.in_conversation(conversation_id))?;
     state
