@@ -415,6 +415,12 @@ async function start() {
     clearTimeout(typing);
     typing = setTimeout(refreshTasks, 250);
   });
+  // Menus and the checkbox apply at once (and some browsers' automation fires only "change").
+  $("task-filters").addEventListener("change", (event) => {
+    if (event.target.type === "search" || event.target.id === "filter-tag") return;
+    clearTimeout(typing);
+    refreshTasks();
+  });
   $("task-filters").addEventListener("submit", (event) => {
     event.preventDefault();
     refreshTasks();
