@@ -33,6 +33,16 @@ impl Client {
             .read_json()
             .with_context(|| format!("POST {url}: not JSON"))
     }
+
+    /// PATCH with no body (toggling a task's completion), discarding the answer.
+    pub fn patch(&self, url: &str, token: &str) -> anyhow::Result<()> {
+        self.agent
+            .patch(url)
+            .header("authorization", &format!("Bearer {token}"))
+            .send_empty()
+            .with_context(|| format!("PATCH {url}"))?;
+        Ok(())
+    }
 }
 
 /// GET `url` with a bearer token; its JSON body (any non-2xx answer is an error).
