@@ -198,7 +198,9 @@ fn api(sh: &Shell, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     drop(supervisor);
     schema.drop(sh);
     let rows = none_failed(rows)?;
-    println!("\nbench api: filtered, sorted pages of {ORGANISED_TASKS} tasks, {PAGE_CONNECTIONS} connections, {seconds}s");
+    println!(
+        "\nbench api: filtered, sorted pages of {ORGANISED_TASKS} tasks, {PAGE_CONNECTIONS} connections, {seconds}s"
+    );
     let pages = on_both_databases(sh, args, &latency_header("req/s"), |url, database| {
         pages_on(url, database, Duration::from_secs(seconds))
     })?;
@@ -241,8 +243,10 @@ fn pages_on(database_url: &str, database: &str, duration: Duration) -> anyhow::R
     );
     for figure in &mut row.figures {
         if figure.name == "p99" {
-            *figure = Figure::new("p99", result.p99_ms, "ms")
-                .target(&format!("≤ {PAGE_P99_TARGET_MS} ms"), result.p99_ms <= PAGE_P99_TARGET_MS);
+            *figure = Figure::new("p99", result.p99_ms, "ms").target(
+                &format!("≤ {PAGE_P99_TARGET_MS} ms"),
+                result.p99_ms <= PAGE_P99_TARGET_MS,
+            );
         }
     }
     Ok(vec![row])

@@ -34,11 +34,13 @@ impl TodoServer {
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<GetPromptResult, McpError> {
         let user = signed_in(&parts).map_err(|e| McpError::invalid_request(e, None))?;
-        let tasks = self
+        let mut tasks = self
             .db
             .list_tasks(user.id(), StatusFilter::Pending)
             .await
             .map_err(store_error)?;
+        // What is due first, then what matters most: overdue tasks lead, undated ones follow.
+        tasks.sort_by_key(|t| (t.due_at.is_none(), t.due_at, std::cmp::Reverse(t.priority.rank()), t.id));
         let pending = TaskList::from(tasks);
         let list = to_json(&pending)?;
         let ask = if pending.count == 0 {
@@ -46,8 +48,9 @@ impl TodoServer {
                 .to_string()
         } else {
             format!(
-                "Here are my {} pending tasks. Help me plan today: pick at most three to do first, in \
-                 order, with one line each on why. Then name any that look done or stale and ask whether \
+                "Here are my {} pending tasks, soonest due first, then by priority (overdue ones are \
+                 marked). Help me plan today: pick at most three to do first, in order, with one line \
+                 each on why. Then name any that look done or stale and ask whether \
                  to complete_task or delete_task them. Change nothing before I answer.",
                 pending.count
             )

@@ -116,6 +116,9 @@ both_backends! {
         assert!(ask.text.contains("no pending tasks"), "{}", ask.text);
 
         call(&alice, "add_task", json!({"user_id": "alice", "title": "Water the plants"})).await;
+        call(&alice, "add_task", json!({"user_id": "alice", "title": "Call the bank", "priority": "high"})).await;
+        call(&alice, "add_task", json!({"user_id": "alice", "title": "File taxes", "due": "2031-01-01"})).await;
+        call(&alice, "add_task", json!({"user_id": "alice", "title": "Renew passport", "due": "2020-01-01"})).await;
         let mallory = server.client("mallory", stateless()).await;
         call(&mallory, "add_task", json!({"user_id": "mallory", "title": "mallory's plan"})).await;
 
@@ -124,9 +127,11 @@ both_backends! {
         let ResourceContents::TextResourceContents { uri, text, .. } = &embedded.resource else { panic!("{plan:?}") };
         assert_eq!(uri, "todo://tasks/pending");
         let embedded: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(titles(&embedded), ["Water the plants"]);
+        // Due first (overdue leading), then the undated by priority.
+        assert_eq!(titles(&embedded), ["Renew passport", "File taxes", "Call the bank", "Water the plants"]);
+        assert_eq!(embedded["tasks"][0]["overdue"], true);
         let ContentBlock::Text(ask) = &plan.messages[1].content else { panic!("{plan:?}") };
-        assert!(ask.text.contains("1 pending tasks"), "{}", ask.text);
+        assert!(ask.text.contains("4 pending tasks, soonest due first"), "{}", ask.text);
     }
 
     async fn capture_tasks_carries_the_notes_and_refuses_none(db) {
