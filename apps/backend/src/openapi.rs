@@ -13,7 +13,7 @@ use crate::routes::{auth, chat, tasks};
     info(title = "todo-chatbot backend", description = "Accounts, tasks and chat for the todo-chatbot."),
     paths(auth::sign_up, auth::sign_in, auth::me, auth::delete_me, tasks::list, tasks::create, tasks::get_one, tasks::update, tasks::patch, tasks::delete, tasks::toggle_complete, chat::send, chat::conversations, chat::messages),
     components(schemas(todo_core::http::ErrorBody, todo_core::http::ErrorDetail, todo_core::domain::Task, todo_core::domain::StatusFilter, todo_core::domain::Priority, todo_core::domain::TaskSort, todo_core::domain::SortOrder, tasks::Tag, todo_core::domain::Conversation, todo_core::domain::ChatMessage, todo_core::domain::ChatRole, chat::ChatRequest, chat::ChatResponse)),
-    modifiers(&BearerAuth, &StandardErrors),
+    modifiers(&BearerAuth, &StandardErrors, &TimeZones),
     tags((name = "auth", description = "Accounts and tokens"), (name = "tasks", description = "The signed-in user's tasks"), (name = "chat", description = "Conversations with the assistant"))
 )]
 pub struct ApiDoc;
@@ -32,6 +32,36 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// A chat's `time_zone` is one of the built-in database's names (or null): listed as an enum, so
+/// the document says exactly what is accepted.
+struct TimeZones;
+
+impl Modify for TimeZones {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, SchemaType};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::Object(request))) = components.schemas.get_mut("ChatRequest") else {
+            return;
+        };
+        let names = todo_core::domain::zone_names()
+            .into_iter()
+            .map(serde_json::Value::String);
+        let zone = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(
+                "The user's IANA time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`): what \
+                 \"tomorrow\" and \"Friday 5pm\" mean. UTC when absent.",
+            ))
+            .examples(["Europe/Berlin"])
+            .enum_values(Some(names.chain([serde_json::Value::Null])));
+        request
+            .properties
+            .insert("time_zone".into(), RefOr::T(Schema::Object(zone.build())));
     }
 }
 
@@ -190,5 +220,19 @@ mod tests {
         }
         let list = &document["paths"]["/api/{user_id}/tasks"]["get"]["responses"];
         assert!(list["503"]["headers"].get("Retry-After").is_some(), "{list}");
+    }
+
+    #[test]
+    fn a_chats_time_zone_is_one_of_the_names_the_backend_accepts() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let zones = document["components"]["schemas"]["ChatRequest"]["properties"]["time_zone"]["enum"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(zones.len() > 300, "{} zones", zones.len());
+        assert!(zones.contains(&serde_json::json!("Europe/Berlin")) && zones.contains(&serde_json::Value::Null));
+        for zone in zones.iter().filter_map(|z| z.as_str()) {
+            assert!(todo_core::domain::UserZone::parse("time_zone", zone).is_ok(), "{zone}");
+        }
     }
 }

@@ -32,9 +32,7 @@ pub struct ChatRequest {
         pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
     )]
     pub message: String,
-    /// The user's IANA time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`): what
-    /// "tomorrow" and "Friday 5pm" mean. UTC when absent.
-    #[schema(example = "Europe/Berlin", max_length = 64)]
+    /// The user's IANA time zone; the document lists every accepted name (`openapi::TimeZones`).
     #[serde(default)]
     pub time_zone: Option<String>,
 }

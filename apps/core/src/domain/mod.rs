@@ -14,7 +14,7 @@ pub use listing::{
     CURSOR_PATTERN, Cursor, CursorKey, PAGE_DEFAULT, PAGE_MAX, SEARCH_MAX_CHARS, SortOrder, TaskPage, TaskQuery,
     TaskSort, validate_search,
 };
-pub use zone::{UserZone, ZONE_MAX_CHARS, parse_due};
+pub use zone::{UserZone, ZONE_MAX_CHARS, parse_due, zone_names};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;

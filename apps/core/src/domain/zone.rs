@@ -77,6 +77,15 @@ impl UserZone {
     }
 }
 
+/// Every zone name `UserZone::parse` accepts, sorted: the OpenAPI document lists them, so a client
+/// (or a schema-driven test) knows the valid values before it sends one.
+pub fn zone_names() -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db().available().map(|name| name.to_string()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// A due date as people and models write it: an RFC 3339 instant (`2026-03-03T17:00:00+01:00`),
 /// a local date-time (`2026-03-03T17:00`, in `zone`) or a date (`2026-03-03`, the end of that
 /// day in `zone`).
