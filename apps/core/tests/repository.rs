@@ -273,6 +273,13 @@ mod organised_tasks {
             // A tag matches whole: `work` is not `work_out`.
             assert_eq!(titles(&list(TaskQuery { tag: Some("work".into()), ..TaskQuery::default() }).await), ["Finish slides"]);
             assert_eq!(titles(&list(TaskQuery { tag: Some("work_out".into()), ..TaskQuery::default() }).await), ["work_out 100% (gym)"]);
+            // A page of one tag counts that tag's tasks of this user alone (u2 has a `home` task too).
+            db.create_task("u1", &task("Fix the tap", Priority::Low, &["home"], None)).await.unwrap();
+            let home = list(TaskQuery { tag: Some("home".into()), limit: Some(1), ..TaskQuery::default() }).await;
+            assert_eq!((titles(&home), home.total), (vec!["Pay rent"], 2));
+            let pending_home = TaskQuery { tag: Some("home".into()), status: StatusFilter::Pending, limit: Some(1), ..TaskQuery::default() };
+            let pending_home = list(pending_home).await;
+            assert_eq!((titles(&pending_home), pending_home.total), (vec!["Pay rent"], 2));
             let before = TaskQuery { due_before: Some(at(3, 12)), ..TaskQuery::default() };
             assert_eq!(titles(&list(before).await), ["Pay rent"]);
             let after = TaskQuery { due_after: Some(at(3, 12)), ..TaskQuery::default() };
@@ -286,6 +293,42 @@ mod organised_tasks {
             assert_eq!(titles(&list(overdue).await), ["Pay rent"], "a completed task is not overdue");
             let combined = TaskQuery { status: StatusFilter::Pending, priority: Some(Priority::Medium), search: Some("the".into()), ..TaskQuery::default() };
             assert_eq!(titles(&list(combined).await), ["Call the dentist"]);
+        }
+
+        async fn tag_and_search_filters_follow_edits_and_deletes(test_db) {
+            let (db, made) = seeded(&test_db).await;
+            let tagged = |tag: &str| TaskQuery { tag: Some(tag.into()), ..TaskQuery::default() };
+            let found = |text: &str| TaskQuery { search: Some(text.into()), ..TaskQuery::default() };
+            let list = |query: TaskQuery| { let db = db.clone(); async move { db.query_tasks("u1", &query).await.unwrap() } };
+            // Retagging replaces the tags a filter finds; other changes leave them.
+            let retag = TaskChanges { tags: Some(vec!["errands".into()]), ..TaskChanges::default() };
+            db.update_task("u1", made[0].id, &retag).await.unwrap();
+            assert!(list(tagged("money")).await.tasks.is_empty());
+            assert_eq!(titles(&list(tagged("errands")).await), ["Pay rent"]);
+            db.update_task("u1", made[0].id, &TaskChanges { priority: Some(Priority::Low), ..TaskChanges::default() }).await.unwrap();
+            assert_eq!(titles(&list(tagged("errands")).await), ["Pay rent"]);
+            // Search follows a new title and a new description, and forgets the old ones.
+            let renamed = TaskChanges { title: Some("Pay the landlord".into()), description: Some(Some("Rent for MAY".into())), ..TaskChanges::default() };
+            db.update_task("u1", made[0].id, &renamed).await.unwrap();
+            assert_eq!(titles(&list(found("landlord")).await), ["Pay the landlord"]);
+            assert_eq!(titles(&list(found("for may")).await), ["Pay the landlord"]);
+            let described_only = TaskChanges { description: Some(None), ..TaskChanges::default() };
+            db.update_task("u1", made[0].id, &described_only).await.unwrap();
+            assert!(list(found("may")).await.tasks.is_empty());
+            assert_eq!(titles(&list(found("landlord")).await), ["Pay the landlord"]);
+            // A phrase does not run from the title on into the description.
+            let both = db.create_task("u1", &NewTask::parse("ring", Some("bell")).unwrap()).await.unwrap();
+            assert!(list(found("ringbell")).await.tasks.is_empty());
+            assert!(list(found("ring bell")).await.tasks.is_empty());
+            // A deleted task leaves its tags' listings and counts.
+            db.delete_task("u1", made[3].id).await.unwrap();
+            db.delete_task("u1", both.id).await.unwrap();
+            let health = db.query_tasks("u1", &TaskQuery { limit: Some(1), ..tagged("health") }).await.unwrap();
+            assert_eq!((health.tasks.len(), health.total), (0, 0));
+            // The other user's tag rows were never u1's.
+            assert_eq!(titles(&db.query_tasks("u2", &tagged("work")).await.unwrap()), ["Pay rent too"]);
+            db.delete_account("u2").await.unwrap();
+            assert!(db.query_tasks("u2", &tagged("work")).await.unwrap().tasks.is_empty());
         }
 
         async fn sorts_order_by_their_key_and_break_ties_by_age(test_db) {
@@ -326,6 +369,30 @@ mod organised_tasks {
             assert_eq!((page.tasks.len(), page.total, page.next_cursor.is_some()), (1, 2, true));
         }
 
+        async fn tags_and_text_written_before_the_listing_indexes_are_found_after(test_db) {
+            let db = Db::connect_lazy(&test_db.options()).unwrap();
+            db.migrate_up_to(4).await.unwrap();
+            // Rows as the release before tag rows and search text wrote them.
+            let now = Utc::now();
+            let insert = "INSERT INTO tasks (user_id, title, description, completed, priority, tags, created_at, updated_at) VALUES ($1, $2, $3, FALSE, 2, $4, $5, $5)";
+            let rows = [("u1", "Quarterly REPORT", Some("for the Board"), r#"["work","q3"]"#), ("u1", "Milk", None, "[]"), ("u2", "report too", None, r#"["work"]"#)];
+            match &db {
+                Db::Postgres(pool) => for (user, title, description, tags) in rows {
+                    sqlx::query(insert).bind(user).bind(title).bind(description).bind(tags).bind(now).execute(pool).await.unwrap();
+                },
+                Db::Sqlite(pool, _) => for (user, title, description, tags) in rows {
+                    sqlx::query(insert).bind(user).bind(title).bind(description).bind(tags).bind(now).execute(pool).await.unwrap();
+                },
+            }
+            db.migrate().await.unwrap();
+            let list = |query: TaskQuery| { let db = db.clone(); async move { db.query_tasks("u1", &query).await.unwrap() } };
+            assert_eq!(titles(&list(TaskQuery { tag: Some("q3".into()), ..TaskQuery::default() }).await), ["Quarterly REPORT"]);
+            assert_eq!(titles(&list(TaskQuery { tag: Some("work".into()), ..TaskQuery::default() }).await), ["Quarterly REPORT"]);
+            assert_eq!(titles(&list(TaskQuery { search: Some("report".into()), ..TaskQuery::default() }).await), ["Quarterly REPORT"]);
+            assert_eq!(titles(&list(TaskQuery { search: Some("the board".into()), ..TaskQuery::default() }).await), ["Quarterly REPORT"]);
+            assert_eq!(titles(&list(TaskQuery { search: Some("milk".into()), ..TaskQuery::default() }).await), ["Milk"]);
+        }
+
         async fn a_database_of_the_previous_schema_upgrades_in_place(test_db) {
             let db = Db::connect_lazy(&test_db.options()).unwrap();
             db.migrate_up_to(3).await.unwrap();
@@ -348,6 +415,88 @@ mod organised_tasks {
             let change = TaskChanges { priority: Some(Priority::High), tags: Some(vec!["legacy".into()]), ..TaskChanges::default() };
             let changed = db.update_task("u1", tasks[0].id, &change).await.unwrap();
             assert_eq!((changed.priority, changed.tags), (Priority::High, vec!["legacy".to_string()]));
+        }
+    }
+
+    /// The pages the task panel asks for most, read as the planner would read them for a user with
+    /// thousands of tasks once a running service has refreshed SQLite's statistics: in index order,
+    /// with no step that sorts every matching task. (PostgreSQL gathers its own statistics, and
+    /// `cargo xtask bench api` measures both.)
+    #[tokio::test]
+    async fn sqlite_reads_pages_in_index_order_once_its_statistics_are_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&TestDb::sqlite_file(&dir.path().join("todo.db"))).await;
+        const TAGS: [&str; 5] = ["work", "home", "errands", "health", "money"];
+        const PRIORITIES: [Priority; 3] = [Priority::High, Priority::Medium, Priority::Low];
+        for i in 0..1500_usize {
+            let due = (i % 7 != 0).then(|| Utc::now() + Duration::days(i as i64 % 400 - 200));
+            let title = if i % 5 == 0 {
+                format!("report {i}")
+            } else {
+                format!("task {i}")
+            };
+            let made = db
+                .create_task(
+                    "u1",
+                    &task(&title, PRIORITIES[i % 3], &[TAGS[i % 5], TAGS[(i + 2) % 5]], due),
+                )
+                .await
+                .unwrap();
+            if i % 2 == 0 {
+                db.toggle_task("u1", made.id).await.unwrap();
+            }
+        }
+        for i in 0..200 {
+            db.create_task("u2", &task(&format!("theirs {i}"), Priority::Low, &["work"], None))
+                .await
+                .unwrap();
+        }
+        db.refresh_statistics().await.unwrap();
+        let page = |query: TaskQuery| TaskQuery {
+            limit: Some(50),
+            ..query
+        };
+        let queries = [
+            page(TaskQuery {
+                tag: Some("work".into()),
+                sort: TaskSort::Due,
+                ..TaskQuery::default()
+            }),
+            page(TaskQuery {
+                priority: Some(Priority::High),
+                status: StatusFilter::Pending,
+                sort: TaskSort::Due,
+                ..TaskQuery::default()
+            }),
+            page(TaskQuery {
+                search: Some("report".into()),
+                sort: TaskSort::Title,
+                ..TaskQuery::default()
+            }),
+            page(TaskQuery {
+                overdue: true,
+                sort: TaskSort::Due,
+                ..TaskQuery::default()
+            }),
+            page(TaskQuery {
+                due_before: Some(Utc::now() + Duration::days(150)),
+                sort: TaskSort::Priority,
+                ..TaskQuery::default()
+            }),
+            page(TaskQuery {
+                sort: TaskSort::Due,
+                order: Some(SortOrder::Desc),
+                ..TaskQuery::default()
+            }),
+        ];
+        for query in queries {
+            let plan = db.explain_listing("u1", &query).await.unwrap();
+            // (The page's own 51 rows are sorted again as they are gathered into JSON: that is
+            // `TEMP B-TREE FOR json_group_array`, and cheap.)
+            assert!(
+                !plan.contains("TEMP B-TREE FOR ORDER BY"),
+                "{query:?} sorts instead of reading an index in order:\n{plan}"
+            );
         }
     }
 }

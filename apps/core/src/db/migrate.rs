@@ -1,8 +1,9 @@
 //! One set of migrations for both engines.
 //!
 //! PostgreSQL and SQLite agree on everything this schema needs except how an auto-incrementing
-//! primary key is spelled, so the migration files write `{{identity}}` and this module fills it
-//! in per backend. The checksum sqlx records is that of the rendered SQL, stable per backend.
+//! primary key is spelled and how a JSON array is read as rows, so the migration files write
+//! `{{identity}}` and `{{tags_of_tasks}}` and this module fills them in per backend. The checksum
+//! sqlx records is that of the rendered SQL, stable per backend.
 
 use std::borrow::Cow;
 
@@ -13,7 +14,13 @@ use super::Backend;
 
 static SOURCE: Migrator = sqlx::migrate!("./migrations");
 
-const IDENTITY: &str = "{{identity}}";
+/// Each placeholder with what it stands for on each backend.
+fn placeholders(backend: Backend) -> [(&'static str, &'static str); 2] {
+    [
+        ("{{identity}}", identity(backend)),
+        ("{{tags_of_tasks}}", tags_of_tasks(backend)),
+    ]
+}
 
 /// The identity column for a backend. SQLite's AUTOINCREMENT keeps ids of deleted rows from being
 /// reused, so "task 3" never silently means a different task later, as with PostgreSQL identities.
@@ -24,9 +31,22 @@ fn identity(backend: Backend) -> &'static str {
     }
 }
 
+/// Every element of every task's `tags` JSON array as a row `tag` with a text column `value`, to
+/// follow `FROM tasks,`.
+fn tags_of_tasks(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "json_array_elements_text(tasks.tags::json) AS tag(value)",
+        Backend::Sqlite => "json_each(tasks.tags) AS tag",
+    }
+}
+
 /// Renders the SQL of one migration for a backend.
 pub(crate) fn render(sql: &str, backend: Backend) -> String {
-    sql.replace(IDENTITY, identity(backend))
+    placeholders(backend)
+        .into_iter()
+        .fold(sql.to_string(), |sql, (placeholder, value)| {
+            sql.replace(placeholder, value)
+        })
 }
 
 pub(super) fn migrator(backend: Backend) -> Migrator {
@@ -63,14 +83,16 @@ mod tests {
     }
 
     #[test]
-    fn rendering_differs_only_in_identity_columns() {
+    fn rendering_differs_only_in_placeholders() {
+        let without = |sql: String, backend| {
+            placeholders(backend)
+                .into_iter()
+                .fold(sql, |sql, (_, value)| sql.replace(value, ""))
+        };
         for m in SOURCE.iter() {
             let pg = render(m.sql.as_str(), Backend::Postgres);
             let lite = render(m.sql.as_str(), Backend::Sqlite);
-            assert_eq!(
-                pg.replace(identity(Backend::Postgres), ""),
-                lite.replace(identity(Backend::Sqlite), "")
-            );
+            assert_eq!(without(pg, Backend::Postgres), without(lite, Backend::Sqlite));
         }
     }
 }

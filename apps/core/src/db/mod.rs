@@ -31,6 +31,14 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// How much of a SQLite file is memory-mapped: far beyond a single user's tasks, and a bound, not
+/// an allocation (pages are mapped as they are read).
+const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How often a service refreshes SQLite's planner statistics: PostgreSQL's autovacuum looks for
+/// stale statistics once a minute, and this does the same for SQLite, which has no daemon.
+const SQLITE_STATISTICS_EVERY: Duration = Duration::from_secs(60);
+
 /// Which database engine a `Db` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -136,6 +144,11 @@ impl Db {
                     connect
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
+                        // Each connection's page cache is 2 MiB by default, less than a user with
+                        // thousands of tasks and their indexes, so every count or scan re-read
+                        // the file through system calls. Mapped, the file is read in place and
+                        // shared by all connections (measured by `cargo xtask bench api`).
+                        .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
                 };
                 let mut pool = SqlitePoolOptions::new()
                     .max_connections(options.max_connections)
@@ -166,7 +179,46 @@ impl Db {
             }
         }
         db.migrate().await?;
+        db.refresh_statistics().await?;
+        db.keep_statistics_fresh();
         Ok(db)
+    }
+
+    /// Brings the query planner's statistics up to date where they are missing or stale. Without
+    /// them SQLite guesses, and for a filtered, sorted page it guessed a sort of every matching
+    /// task over reading an index in page order: 9 ms instead of 0.2 ms for a user with 10,000
+    /// tasks. `PRAGMA optimize` analyses only tables whose indexes were never analysed or that
+    /// grew or shrank tenfold since, with a bounded sample, so it is cheap when nothing changed.
+    /// PostgreSQL's autovacuum does this on its own.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        if let Db::Sqlite(pool, _) = self {
+            // 0x10002: analyse (0x2) after checking every table, not only those this connection
+            // queried (0x10000); SQLite's own advice for long-lived connections.
+            let _turn = self.write_turn().await;
+            sqlx::query("PRAGMA optimize = 0x10002").execute(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Refreshes SQLite's statistics every [`SQLITE_STATISTICS_EVERY`] until the pool closes, so
+    /// that a user who imports thousands of tasks gets good plans within a minute, not after a
+    /// restart.
+    fn keep_statistics_fresh(&self) {
+        let Db::Sqlite(pool, _) = self else { return };
+        let (db, pool) = (self.clone(), pool.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SQLITE_STATISTICS_EVERY);
+            every.tick().await; // the first tick is immediate, and startup has just refreshed
+            loop {
+                every.tick().await;
+                if pool.is_closed() {
+                    break;
+                }
+                if let Err(error) = db.refresh_statistics().await {
+                    tracing::warn!(%error, "cannot refresh the database's planner statistics");
+                }
+            }
+        });
     }
 
     pub fn backend(&self) -> Backend {

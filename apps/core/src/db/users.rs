@@ -40,9 +40,10 @@ impl Db {
     /// transaction, and revokes every token issued to it until now: the services refuse them from
     /// the next request on (see [`Db::token_revoked`]), not only when they expire.
     pub async fn delete_account(&self, user_id: &str) -> Result<(), StoreError> {
-        const STATEMENTS: [&str; 4] = [
+        const STATEMENTS: [&str; 5] = [
             "DELETE FROM messages WHERE user_id = $1",
             "DELETE FROM conversations WHERE user_id = $1",
+            "DELETE FROM task_tags WHERE user_id = $1",
             "DELETE FROM tasks WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ];
