@@ -265,6 +265,14 @@ fn pages_on(database_url: &str, database: &str, duration: Duration) -> anyhow::R
         }
         rows.push(row);
     }
+    // Which query makes the tail: each alone, one request at a time (printed, not recorded).
+    for (query, url) in PAGE_QUERIES.iter().zip(&urls) {
+        let alone = load(&Request::Get(vec![url.clone()]), &token, 1, duration, pid)?;
+        println!(
+            "  alone, {query}: p50 {:.2} ms, p99 {:.2} ms",
+            alone.p50_ms, alone.p99_ms
+        );
+    }
     Ok(rows)
 }
 

@@ -20,9 +20,6 @@ SELECT DISTINCT tasks.user_id, tag.value, tasks.id FROM tasks, {{tags_of_tasks}}
 ALTER TABLE tasks ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
 UPDATE tasks SET search_text = lower(title || '
 ' || COALESCE(description, ''));
--- SQLite also indexes it per user, so that counting a search's matches reads nothing else of the
--- rows (`search_count_index` in the migration renderer says why PostgreSQL does not).
-{{search_count_index}}
 
 -- Sorts: the index order is the page order, so a page reads its own rows and stops. Undated
 -- tasks come last in both directions, hence `due_at IS NULL` first; descending sorts break ties
@@ -30,4 +27,7 @@ UPDATE tasks SET search_text = lower(title || '
 CREATE INDEX tasks_user_due_sort_idx ON tasks (user_id, (due_at IS NULL), due_at, id);
 CREATE INDEX tasks_user_due_desc_sort_idx ON tasks (user_id, (due_at IS NULL), due_at DESC, id);
 CREATE INDEX tasks_user_priority_desc_idx ON tasks (user_id, priority DESC, id);
-CREATE INDEX tasks_user_title_desc_idx ON tasks (user_id, lower(title) DESC, id);
+-- The title sorts, both ways; on SQLite they also carry `search_text`, so that a search sorted by
+-- title, and the count of any search, read index entries alone (`title_sort_indexes` in the
+-- migration renderer says why, and why not on PostgreSQL).
+{{title_sort_indexes}}
