@@ -68,8 +68,10 @@ fn audit() -> anyhow::Result<()> {
         }
         _ => audit,
     };
-    audit
-        .run()
-        .context("cargo audit found advisories against Cargo.lock (above): update the crate, or add a reasoned exception to .cargo/audit.toml")?;
+    audit.run().context(
+        "cargo audit failed (above): for an advisory against Cargo.lock, update the crate or add a reasoned \
+             exception to .cargo/audit.toml; if the advisory database could not be fetched, set ADVISORY_DB to a \
+             local copy of it",
+    )?;
     Ok(())
 }
