@@ -95,7 +95,12 @@ fn interpret(c: &Captures<'_>, now: &Zoned) -> Option<Due> {
         let target = weekday_of(weekday.as_str())?;
         let which = c.name("which").map(|m| m.as_str());
         let coming = if today.weekday() == target {
-            today
+            // Today, unless the time it names has passed: "by Friday 5pm" said on a Friday
+            // evening means next Friday, never a deadline already missed.
+            match time.flatten() {
+                Some(t) if today.to_datetime(t) <= now.datetime() => today.checked_add(7.days()).ok()?,
+                _ => today,
+            }
         } else {
             today.nth_weekday(1, target).ok()?
         };
@@ -312,6 +317,8 @@ mod tests {
             ("at 3pm", "2026-12-03T15:00"),
             ("today", "2026-12-03"),
             ("thursday", "2026-12-03"),
+            ("thursday 11am", "2026-12-03T11:00"),
+            ("by thursday 9am", "2026-12-10T09:00"),
             ("next thursday", "2026-12-10"),
             ("next monday", "2026-12-07"),
             ("monday", "2026-12-07"),
