@@ -15,11 +15,12 @@ use super::Backend;
 static SOURCE: Migrator = sqlx::migrate!("./migrations");
 
 /// Each placeholder with what it stands for on each backend.
-fn placeholders(backend: Backend) -> [(&'static str, &'static str); 3] {
+fn placeholders(backend: Backend) -> [(&'static str, &'static str); 4] {
     [
         ("{{identity}}", identity(backend)),
         ("{{tags_of_tasks}}", tags_of_tasks(backend)),
         ("{{title_sort_indexes}}", title_sort_indexes(backend)),
+        ("{{task_change_feed}}", task_change_feed(backend)),
     ]
 }
 
@@ -54,6 +55,43 @@ fn title_sort_indexes(backend: Backend) -> &'static str {
             "DROP INDEX tasks_user_title_idx;\n\
              CREATE INDEX tasks_user_title_idx ON tasks (user_id, lower(title), id, search_text);\n\
              CREATE INDEX tasks_user_title_desc_idx ON tasks (user_id, lower(title) DESC, id, search_text);"
+        }
+    }
+}
+
+/// How a committed change to a user's tasks is announced (see `0006_task_change_feed.sql`, and
+/// [`super::changes`] for the readers): a NOTIFY on PostgreSQL, a per-user sequence number on
+/// SQLite.
+fn task_change_feed(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => {
+            "CREATE FUNCTION todo_announce_task_change() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+             BEGIN\n\
+               IF TG_OP = 'DELETE' THEN\n\
+                 PERFORM pg_notify('todo_task_changes.' || TG_TABLE_SCHEMA, OLD.user_id);\n\
+               ELSE\n\
+                 PERFORM pg_notify('todo_task_changes.' || TG_TABLE_SCHEMA, NEW.user_id);\n\
+               END IF;\n\
+               RETURN NULL;\n\
+             END $$;\n\
+             CREATE TRIGGER tasks_announce_change AFTER INSERT OR UPDATE OR DELETE ON tasks\n\
+               FOR EACH ROW EXECUTE FUNCTION todo_announce_task_change();"
+        }
+        Backend::Sqlite => {
+            "CREATE TABLE task_feed (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);\n\
+             CREATE INDEX task_feed_seq_idx ON task_feed (seq);\n\
+             CREATE TRIGGER tasks_announce_insert AFTER INSERT ON tasks BEGIN\n\
+               INSERT OR REPLACE INTO task_feed (user_id, seq)\n\
+                 VALUES (NEW.user_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_feed));\n\
+             END;\n\
+             CREATE TRIGGER tasks_announce_update AFTER UPDATE ON tasks BEGIN\n\
+               INSERT OR REPLACE INTO task_feed (user_id, seq)\n\
+                 VALUES (NEW.user_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_feed));\n\
+             END;\n\
+             CREATE TRIGGER tasks_announce_delete AFTER DELETE ON tasks BEGIN\n\
+               INSERT OR REPLACE INTO task_feed (user_id, seq)\n\
+                 VALUES (OLD.user_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_feed));\n\
+             END;"
         }
     }
 }

@@ -5,6 +5,7 @@
 //! types (TIMESTAMPTZ, BOOLEAN) and prepared-statement caching; `on_pool!` runs one query text on
 //! whichever pool is configured. Every statement uses `$n` placeholders, which both drivers accept.
 
+pub mod changes;
 pub mod conversations;
 mod error;
 mod migrate;

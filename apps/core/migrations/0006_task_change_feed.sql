@@ -1,0 +1,14 @@
+-- Every committed change to a user's tasks is announced, whichever service made it (the backend's
+-- REST API and chat, or the MCP server's tools), so that the MCP server can tell the hosts that
+-- subscribed to the user's task resources. Triggers rather than application code, so that no
+-- write path (nor a future one, nor an operator's SQL) can forget to announce itself.
+--
+-- PostgreSQL: a NOTIFY on channel `todo_task_changes.<schema>` (deployments that share a database
+-- in different schemas do not hear each other) whose payload is the user's id. It is sent
+-- when the transaction commits, never for one that rolls back, and duplicates within one
+-- transaction (an account's deletion touches every task) arrive once.
+--
+-- SQLite has no NOTIFY: `task_feed` keeps, per user, the sequence number of the last change
+-- (one row per user, so it does not grow with writes), and readers poll for numbers above the
+-- last they saw. SQLite serialises writers, so numbers are handed out in commit order.
+{{task_change_feed}}
