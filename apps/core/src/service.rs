@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::{JwksConfig, JwksVerifier, TokenConfig, TokenVerifier};
 use crate::config::{ConfigError, LogFormat, ServiceConfig};
@@ -37,11 +38,28 @@ pub async fn run<C>(
     service: impl Fn(&C) -> &ServiceConfig,
     build: impl AsyncFnOnce(&C) -> anyhow::Result<Router>,
 ) -> anyhow::Result<()> {
+    run_with_streams(name, config, service, async |config, _stopping| build(config).await).await
+}
+
+/// [`run`] for a service with responses that never end on their own (event streams): `build`
+/// gets a token that is cancelled when shutdown begins, to end them, since graceful shutdown
+/// waits for every open response.
+pub async fn run_with_streams<C>(
+    name: &str,
+    config: Result<C, ConfigError>,
+    service: impl Fn(&C) -> &ServiceConfig,
+    build: impl AsyncFnOnce(&C, CancellationToken) -> anyhow::Result<Router>,
+) -> anyhow::Result<()> {
     crate::telemetry::init(config.as_ref().map_or(LogFormat::Json, |c| service(c).log_format));
     let config = config.with_context(|| format!("{name} cannot start"))?;
-    let app = build(&config).await?;
+    let stopping = CancellationToken::new();
+    let app = build(&config, stopping.clone()).await?;
     let settings = service(&config);
     let listener = bind(settings.addr).await?;
     tracing::info!(addr = %settings.addr, "{name} listening");
-    serve(listener, app, shutdown_signal(), settings.shutdown_timeout).await
+    let shutdown = async move {
+        shutdown_signal().await;
+        stopping.cancel();
+    };
+    serve(listener, app, shutdown, settings.shutdown_timeout).await
 }

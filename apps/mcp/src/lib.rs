@@ -1,49 +1,84 @@
-//! The todo-chatbot MCP server: the task tools (with the tasks as resources, and prompts) over
-//! streamable HTTP at `/mcp`, stateless, for the agent and any MCP client a user owns. Every request
-//! needs the user's bearer token.
+//! The todo-chatbot MCP server: the task tools (with the tasks as live resources, and prompts)
+//! over streamable HTTP at `/mcp`, for the agent and any MCP client a user owns. 2026-07-28 clients
+//! are served statelessly; 2025-11-25 clients get a session, which their resource subscriptions
+//! need. Every request needs the user's bearer token.
 
 pub mod config;
 pub mod prompts;
 pub mod resources;
 pub mod server;
+mod sessions;
+pub mod subscriptions;
 pub mod tools;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{FromRequestParts as _, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
-use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use todo_core::auth::TokenVerifier;
 use todo_core::db::Db;
+use todo_core::db::changes::ChangeFeed;
 use todo_core::http::{AuthUser, health_routes, with_common_layers};
+use tokio_util::sync::CancellationToken;
 
 pub use config::McpConfig;
 pub use server::TodoServer;
 
-/// Connects to the database, applies migrations and builds the application.
-pub async fn build(config: &McpConfig) -> anyhow::Result<Router> {
+use crate::sessions::SessionOwners;
+use crate::subscriptions::Live;
+
+/// Connects to the database, applies migrations, starts reading the task change feed and builds
+/// the application. `stopping` is cancelled when the server begins to shut down.
+pub async fn build(config: &McpConfig, stopping: CancellationToken) -> anyhow::Result<Router> {
     let (db, verifier) = todo_core::service::connect(&config.database, &config.tokens, config.jwks.as_ref()).await?;
-    Ok(router(db, verifier, config))
+    let changes = db
+        .watch_task_changes()
+        .await
+        .context("cannot read the database's task change feed")?;
+    Ok(router(db, changes, verifier, config, stopping))
 }
 
-pub fn router(db: Db, verifier: Arc<TokenVerifier>, config: &McpConfig) -> Router {
+/// The application over a migrated database. When `stopping` is cancelled, open subscriptions
+/// end with their final result, and then the transport closes sessions and their streams, so
+/// that graceful shutdown is not held up by streams that never end on their own.
+pub fn router(
+    db: Db,
+    changes: ChangeFeed,
+    verifier: Arc<TokenVerifier>,
+    config: &McpConfig,
+    stopping: CancellationToken,
+) -> Router {
+    let live = Live::new(changes, stopping);
+    let transport_closing = CancellationToken::new();
+    tokio::spawn({
+        let (live, transport_closing) = (live.clone(), transport_closing.clone());
+        async move {
+            live.closed().await;
+            transport_closing.cancel();
+        }
+    });
     let mut transport = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
+        // Only 2025-11-25 (and older) clients get sessions; 2026-07-28 requests are stateless.
+        .with_legacy_session_mode(true)
         .with_json_response(true)
+        .with_cancellation_token(transport_closing)
         .with_allowed_hosts(config.allowed_hosts.clone());
     transport.allowed_origins = config.allowed_origins.clone();
     let transport = transport.enforce_origin_validation();
-    let server = TodoServer::new(db.clone());
-    let mcp = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(NeverSessionManager::default()),
-        transport,
-    );
+    let sessions = Arc::new(LocalSessionManager::default());
+    let server = TodoServer::new(db.clone(), live);
+    let mcp = StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), transport);
     let app = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            SessionOwners::new(sessions),
+            sessions::bind_to_user,
+        ))
         .layer(middleware::from_fn_with_state(verifier, require_token))
         .merge(health_routes(Arc::new(db)));
     with_common_layers(app, &config.service)

@@ -8,5 +8,5 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = McpConfig::from_env(Env::from_process());
-    todo_core::service::run("todo-mcp", config, |c| &c.service, todo_mcp::build).await
+    todo_core::service::run_with_streams("todo-mcp", config, |c| &c.service, todo_mcp::build).await
 }

@@ -18,6 +18,17 @@ const PREFIX: &str = "todo://tasks";
 /// The one resource template: a single task by id.
 pub const TASK_TEMPLATE: &str = "todo://tasks/{task_id}";
 
+/// Whether `uri` names one of the task resources this server serves (a list, or a task by id),
+/// to which a host may subscribe.
+pub fn is_task_resource(uri: &str) -> bool {
+    LISTS.iter().any(|list| list.uri == uri) || task_id(uri).is_some()
+}
+
+/// The id in `todo://tasks/{task_id}`.
+fn task_id(uri: &str) -> Option<i64> {
+    uri.strip_prefix(PREFIX)?.strip_prefix('/')?.parse().ok()
+}
+
 /// A task list a host can attach: the same JSON as the list_tasks tool's result.
 struct TaskListResource {
     uri: &'static str,
@@ -119,11 +130,7 @@ async fn render(db: &Db, user: &str, uri: &str) -> Result<String, McpError> {
             Some(serde_json::json!({ "uri": uri })),
         )
     };
-    let id = uri
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .and_then(|id| id.parse::<i64>().ok())
-        .ok_or_else(not_found)?;
+    let id = task_id(uri).ok_or_else(not_found)?;
     match db.get_task(user, id).await {
         Ok(task) => to_json(&TaskItem::from(task)),
         // Another user's task is "not found" as well, exactly like a missing one.

@@ -143,6 +143,10 @@ fn interpret(c: &Captures<'_>, now: &Zoned) -> Option<Due> {
         } else if part.contains("next") {
             // "next week": its Monday, as planners mean it.
             today.nth_weekday(1, Weekday::Monday).ok()?
+        } else if part == "this week" && sunday == today {
+            // Said on a Sunday, "this week" is the one ahead (a week that begins on Sunday, or the
+            // next seven days); "the end of the week" is still today.
+            today.checked_add(7.days()).ok()?
         } else {
             sunday
         };
@@ -331,6 +335,20 @@ mod tests {
         ] {
             assert_eq!(due(said).as_deref(), Some(meant), "{said:?}");
         }
+    }
+
+    #[test]
+    fn on_a_sunday_this_week_is_the_week_ahead() {
+        let sunday: Zoned = "2026-12-06T21:00:00+00:00[Europe/London]".parse().unwrap();
+        let on_sunday = |text: &str| find(text, &sunday).map(|(_, due)| due.argument());
+        assert_eq!(on_sunday("this week").as_deref(), Some("2026-12-13"));
+        assert_eq!(on_sunday("by the end of the week").as_deref(), Some("2026-12-06"));
+        assert_eq!(on_sunday("next week").as_deref(), Some("2026-12-07"));
+        assert_eq!(
+            due("this week").as_deref(),
+            Some("2026-12-06"),
+            "on a Thursday, up to Sunday"
+        );
     }
 
     #[test]

@@ -49,7 +49,9 @@ impl McpServer {
         let verifier = Arc::new(TokenVerifier::new(&config.tokens, None));
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
-        let app = todo_mcp::router(db.clone(), verifier, &config).layer(axum::middleware::from_fn(
+        let changes = db.watch_task_changes().await.unwrap();
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let app = todo_mcp::router(db.clone(), changes, verifier, &config, stopping).layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 next.run(request)

@@ -15,12 +15,15 @@ use todo_core::config::Env;
 use todo_core::db::Db;
 use todo_core::test_support::TestDb;
 use todo_mcp::McpConfig;
+use tokio_util::sync::CancellationToken;
 
 pub const SECRET: &str = "mcp-test-secret-that-is-long-enough";
 
 pub struct Server {
     pub url: String,
     pub db: Db,
+    /// Cancelled to begin the server's shutdown, as SIGTERM does.
+    pub stopping: CancellationToken,
     issuer: TokenIssuer,
 }
 
@@ -33,13 +36,16 @@ pub async fn start(test_db: &TestDb) -> Server {
     let db = Db::connect_lazy(&config.database).unwrap();
     db.migrate().await.unwrap();
     let verifier = Arc::new(TokenVerifier::new(&config.tokens, None));
-    let app = todo_mcp::router(db.clone(), verifier, &config);
+    let changes = db.watch_task_changes().await.unwrap();
+    let stopping = CancellationToken::new();
+    let app = todo_mcp::router(db.clone(), changes, verifier, &config, stopping.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Server {
         url,
         db,
+        stopping,
         issuer: TokenIssuer::new(&tokens()),
     }
 }
