@@ -27,8 +27,11 @@ const SCENARIOS: &[(&str, &[&str])] = &[
         "2025-11-25",
         &[
             "server-initialize",
+            "server-session-lifecycle",
             "tools-list",
             "resources-list",
+            "resources-subscribe",
+            "resources-unsubscribe",
             "prompts-list",
             "dns-rebinding-protection",
         ],
