@@ -13,6 +13,7 @@
 //! host reads a resource again that may not have changed, never misses one that did.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub struct Live {
     closing: CancellationToken,
     /// The open `subscriptions/listen` streams, so shutdown can wait for their final results.
     listening: TaskTracker,
+    /// Set by a listen stream ended by the shutdown, before it returns its final result.
+    ended_by_closing: Arc<AtomicBool>,
 }
 
 impl Live {
@@ -52,6 +55,7 @@ impl Live {
             feed,
             closing,
             listening: TaskTracker::new(),
+            ended_by_closing: Arc::default(),
         }
     }
 
@@ -60,13 +64,12 @@ impl Live {
     pub async fn closed(&self) {
         self.closing.cancelled().await;
         self.listening.close();
-        if self.listening.is_empty() {
-            return;
-        }
         let _ = tokio::time::timeout(FINAL_RESULTS_WITHIN, self.listening.wait()).await;
         // A handler's return is not yet its final result on the wire: the SDK writes that
         // after, and closing the transport cuts a stream where it stands.
-        tokio::time::sleep(FINAL_RESULT_WRITTEN).await;
+        if self.ended_by_closing.load(Ordering::Acquire) {
+            tokio::time::sleep(FINAL_RESULT_WRITTEN).await;
+        }
     }
 }
 
@@ -100,7 +103,10 @@ pub async fn listen(live: &Live, user: &AuthUser, subscription: SubscriptionCont
             () = subscription.cancelled() => return Ok(()),
             // A graceful end: the final result tells the host to listen again (to another replica,
             // or with a fresh token).
-            () = live.closing.cancelled() => return Ok(()),
+            () = live.closing.cancelled() => {
+                live.ended_by_closing.store(true, Ordering::Release);
+                return Ok(());
+            }
             () = &mut expiry => return Ok(()),
             changed = next_for(&mut changes, user.id()) => {
                 if !changed {
