@@ -168,6 +168,9 @@ metadata:
     {{- include "common.labels" . | nindent 4 }}
 spec:
   type: {{ .Values.service.type }}
+  {{- with .Values.service.sessionAffinity }}
+  sessionAffinity: {{ . }}
+  {{- end }}
   selector:
     {{- include "common.selectorLabels" . | nindent 4 }}
   ports:
