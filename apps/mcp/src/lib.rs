@@ -1,11 +1,12 @@
 //! The todo-chatbot MCP server: the task tools (with the tasks as live resources, and prompts)
 //! over streamable HTTP at `/mcp`, for the agent and any MCP client a user owns. 2026-07-28 clients
-//! are served statelessly; 2025-11-25 clients get a session, which their resource subscriptions
-//! need. Every request needs the user's bearer token.
+//! are served statelessly; 2025-11-25 clients that initialize get a session, which their resource
+//! subscriptions need ([`routing`]). Every request needs the user's bearer token.
 
 pub mod config;
 pub mod prompts;
 pub mod resources;
+mod routing;
 pub mod server;
 mod sessions;
 pub mod subscriptions;
@@ -18,7 +19,9 @@ use axum::Router;
 use axum::extract::{FromRequestParts as _, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
+use axum::routing::any;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use todo_core::auth::TokenVerifier;
 use todo_core::db::Db;
@@ -29,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::McpConfig;
 pub use server::TodoServer;
 
+use crate::routing::Transports;
 use crate::sessions::SessionOwners;
 use crate::subscriptions::Live;
 
@@ -62,19 +66,29 @@ pub fn router(
             transport_closing.cancel();
         }
     });
-    let mut transport = StreamableHttpServerConfig::default()
-        // Only 2025-11-25 (and older) clients get sessions; 2026-07-28 requests are stateless.
-        .with_legacy_session_mode(true)
-        .with_json_response(true)
-        .with_cancellation_token(transport_closing)
-        .with_allowed_hosts(config.allowed_hosts.clone());
-    transport.allowed_origins = config.allowed_origins.clone();
-    let transport = transport.enforce_origin_validation();
+    let transport = |sessions: bool| {
+        let mut transport = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(sessions)
+            .with_json_response(true)
+            .with_cancellation_token(transport_closing.clone())
+            .with_allowed_hosts(config.allowed_hosts.clone());
+        transport.allowed_origins = config.allowed_origins.clone();
+        transport.enforce_origin_validation()
+    };
     let sessions = Arc::new(LocalSessionManager::default());
     let server = TodoServer::new(db.clone(), live);
-    let mcp = StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), transport);
+    let handler = server.clone();
+    let transports = Transports {
+        stateless: StreamableHttpService::new(
+            move || Ok(handler.for_session()),
+            Arc::new(NeverSessionManager::default()),
+            transport(false),
+        ),
+        sessions: StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), transport(true)),
+    };
     let app = Router::new()
-        .nest_service("/mcp", mcp)
+        .route("/mcp", any(routing::route))
+        .with_state(transports)
         .layer(middleware::from_fn_with_state(
             SessionOwners::new(sessions),
             sessions::bind_to_user,

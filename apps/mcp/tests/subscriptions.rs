@@ -202,7 +202,7 @@ async fn shutdown_ends_a_listen_stream_with_its_final_result() {
 }
 
 #[tokio::test]
-async fn another_user_cannot_use_a_session() {
+async fn a_session_belongs_to_its_user_and_one_off_requests_need_none() {
     let test_db = TestDb::sqlite_memory();
     let server = start(&test_db).await;
     let http = reqwest::Client::new();
@@ -238,4 +238,15 @@ async fn another_user_cannot_use_a_session() {
         reqwest::StatusCode::NOT_FOUND,
         "another user's session is not found"
     );
+
+    // A one-off request that never initialized is still served, statelessly, as before sessions.
+    let tools_list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let one_off = post(server.token("mallory"), None, tools_list).await.unwrap();
+    assert_eq!(one_off.status(), reqwest::StatusCode::OK);
+    assert!(
+        one_off.headers().get("mcp-session-id").is_none(),
+        "no session for a one-off request"
+    );
+    let body: serde_json::Value = one_off.json().await.unwrap();
+    assert_eq!(body["result"]["tools"].as_array().map(Vec::len), Some(5), "{body}");
 }
