@@ -70,8 +70,13 @@ pub fn router(
         let mut transport = StreamableHttpServerConfig::default()
             .with_legacy_session_mode(sessions)
             .with_json_response(true)
-            .with_cancellation_token(transport_closing.clone())
             .with_allowed_hosts(config.allowed_hosts.clone());
+        // Only sessions' streams need closing at shutdown. Closing the stateless transport would
+        // cut requests still in flight (500 "empty response"); its listen streams end by
+        // themselves on `stopping`.
+        if sessions {
+            transport = transport.with_cancellation_token(transport_closing.clone());
+        }
         transport.allowed_origins = config.allowed_origins.clone();
         transport.enforce_origin_validation()
     };
