@@ -369,6 +369,51 @@ mod organised_tasks {
             assert_eq!((page.tasks.len(), page.total, page.next_cursor.is_some()), (1, 2, true));
         }
 
+        async fn searched_pages_follow_their_cursor_and_count_every_match(test_db) {
+            // PostgreSQL gathers, counts and sorts a search's matches in one statement; the pages
+            // and totals must be those of any other listing.
+            let db = open(&test_db).await;
+            let dues = [Some(at(4, 9)), None, Some(at(2, 9)), Some(at(4, 9)), None, Some(at(1, 9)), Some(at(9, 9))];
+            for (i, due) in dues.into_iter().enumerate() {
+                let priority = [Priority::High, Priority::Low, Priority::Medium][i % 3];
+                db.create_task("u1", &task(&format!("Report {}", 7 - i), priority, &[], due)).await.unwrap();
+                db.create_task("u1", &task(&format!("call {i}"), priority, &[], due)).await.unwrap();
+            }
+            db.create_task("u2", &task("report of another user", Priority::High, &[], None)).await.unwrap();
+            for sort in [TaskSort::Created, TaskSort::Due, TaskSort::Priority, TaskSort::Title] {
+                for order in [SortOrder::Asc, SortOrder::Desc] {
+                    let query = |limit: Option<u32>, cursor| TaskQuery {
+                        search: Some("report".into()), sort, order: Some(order), limit, cursor, ..TaskQuery::default()
+                    };
+                    let whole = db.query_tasks("u1", &query(None, None)).await.unwrap();
+                    assert_eq!(whole.tasks.len(), 7, "{sort:?} {order:?}");
+                    let (mut paged, mut cursor) = (Vec::new(), None);
+                    loop {
+                        let page = db.query_tasks("u1", &query(Some(3), cursor)).await.unwrap();
+                        assert_eq!(page.total, 7, "{sort:?} {order:?}");
+                        paged.extend(page.tasks.iter().map(|t| t.title.clone()));
+                        match page.next_cursor {
+                            Some(next) => cursor = Some(todo_core::domain::Cursor::decode(&next).unwrap()),
+                            None => break,
+                        }
+                    }
+                    assert_eq!(paged, titles(&whole), "{sort:?} {order:?}");
+                    // A cursor past the last match: no task, and still the total.
+                    let last = whole.tasks.last().unwrap();
+                    let beyond = Some(todo_core::domain::Cursor::after(last, sort, order));
+                    let empty = db.query_tasks("u1", &query(Some(3), beyond)).await.unwrap();
+                    assert_eq!((empty.tasks.len(), empty.total, empty.next_cursor), (0, 7, None), "{sort:?} {order:?}");
+                }
+            }
+            // Other filters narrow the matches and their count alike.
+            let high = TaskQuery { search: Some("report".into()), priority: Some(Priority::High), limit: Some(1), ..TaskQuery::default() };
+            let page = db.query_tasks("u1", &high).await.unwrap();
+            assert_eq!((titles(&page), page.total), (vec!["Report 7"], 3));
+            let none = TaskQuery { search: Some("nothing like it".into()), limit: Some(1), ..TaskQuery::default() };
+            let page = db.query_tasks("u1", &none).await.unwrap();
+            assert_eq!((page.tasks.len(), page.total, page.next_cursor), (0, 0, None));
+        }
+
         async fn tags_and_text_written_before_the_listing_indexes_are_found_after(test_db) {
             let db = Db::connect_lazy(&test_db.options()).unwrap();
             db.migrate_up_to(4).await.unwrap();

@@ -15,12 +15,13 @@ use super::Backend;
 static SOURCE: Migrator = sqlx::migrate!("./migrations");
 
 /// Each placeholder with what it stands for on each backend.
-fn placeholders(backend: Backend) -> [(&'static str, &'static str); 4] {
+fn placeholders(backend: Backend) -> [(&'static str, &'static str); 5] {
     [
         ("{{identity}}", identity(backend)),
         ("{{tags_of_tasks}}", tags_of_tasks(backend)),
         ("{{title_sort_indexes}}", title_sort_indexes(backend)),
         ("{{task_change_feed}}", task_change_feed(backend)),
+        ("{{search_trigram_index}}", search_trigram_index(backend)),
     ]
 }
 
@@ -93,6 +94,47 @@ fn task_change_feed(backend: Backend) -> &'static str {
                  VALUES (OLD.user_id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_feed));\n\
              END;"
         }
+    }
+}
+
+/// The trigram index of `search_text` (see `0007_task_search_trigrams.sql`). The extension goes
+/// into `public` where it can, rather than the application's schema: a schema dropped with
+/// CASCADE (a test's, a second deployment's) would take every other schema's index on its
+/// operator class with it. Failing there, the schema the migration runs in; failing both, no
+/// index. The operator class is named with the schema the extension is in, wherever that is, so
+/// the index needs no search path. `fastupdate = off`: GIN's default batches new entries in a
+/// pending list that every search reads through until (auto)vacuum merges it (and the planner,
+/// counting it, turned to reading every task while 8,000 new ones waited there); a task's few
+/// trigrams are cheaper to write at once than to read again at every search.
+fn search_trigram_index(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => {
+            "DO $$\n\
+             DECLARE\n\
+               home TEXT;\n\
+               why TEXT;\n\
+             BEGIN\n\
+               SELECT extnamespace::regnamespace::text INTO home FROM pg_extension WHERE extname = 'pg_trgm';\n\
+               IF home IS NULL THEN\n\
+                 BEGIN\n\
+                   CREATE EXTENSION pg_trgm SCHEMA public;\n\
+                 EXCEPTION WHEN OTHERS THEN\n\
+                   BEGIN\n\
+                     CREATE EXTENSION pg_trgm;\n\
+                   EXCEPTION WHEN OTHERS THEN\n\
+                     why := SQLERRM;\n\
+                   END;\n\
+                 END;\n\
+                 SELECT extnamespace::regnamespace::text INTO home FROM pg_extension WHERE extname = 'pg_trgm';\n\
+               END IF;\n\
+               IF home IS NULL THEN\n\
+                 RAISE WARNING 'no trigram index for task search (pg_trgm: %): searches read every task of their user', why;\n\
+               ELSE\n\
+                 EXECUTE format('CREATE INDEX tasks_search_trgm_idx ON tasks USING gin (search_text %s.gin_trgm_ops) WITH (fastupdate = off)', home);\n\
+               END IF;\n\
+             END $$;"
+        }
+        Backend::Sqlite => "",
     }
 }
 

@@ -1,0 +1,11 @@
+-- A search (`q` in the REST API, `search` in the MCP tools) matches text anywhere in a task, so
+-- no btree serves it: without help, PostgreSQL reads every task of the user to find and count the
+-- matches. A trigram index (`pg_trgm`, which ships with PostgreSQL and is trusted since 13, so a
+-- database owner may install it) finds them in proportion to their number: a rare word in a user's
+-- 10,000 tasks is an index lookup. Where the extension cannot be installed (a role without the
+-- CREATE privilege, a build without contrib) the migration still succeeds, says why in a warning,
+-- and searches scan as before.
+--
+-- SQLite has no trigram index short of an FTS5 table kept beside `tasks`; its title indexes carry
+-- `search_text` instead (0005), so its searches read index entries, not rows.
+{{search_trigram_index}}
