@@ -17,7 +17,7 @@ pub enum Command {
     Test(TestArgs),
     /// Run the system locally on an embedded SQLite database, no cluster needed
     Dev(DevArgs),
-    /// Benchmarks against real processes (figures go in the README)
+    /// Benchmarks against real processes (figures go in docs/performance.md)
     Bench(BenchArgs),
     /// Verify the release in its cluster (rollouts, pods, the smoke suite through port-forwards, helm test), or any URL with --url
     Verify(VerifyArgs),

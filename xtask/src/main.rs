@@ -1,40 +1,18 @@
-//! `cargo xtask`: the project's automation, one module per command.
+//! `cargo xtask`: the project's automation, one module per command, in rooms by whom they serve:
+//! `cluster/` what users run against a cluster, `local/` the stack on this machine, `checks/`
+//! what `cargo xtask test` runs, `bench/` the benchmarks, `tools/` one typed wrapper per external
+//! CLI, `chart/` what they all know of the Helm chart. At the top only what every room shares:
+//! the command line (`flags`), the command runner (`exec`) and the project's paths (`project`).
 
-mod api;
-mod backup;
 mod bench;
-mod bench_commands;
-mod bench_images;
-mod bench_report;
-mod bench_soak;
-mod bench_startup;
-mod browser;
 mod chart;
-mod contract;
-mod deploy;
-mod dev;
-mod dev_check;
-mod diagnose;
-mod doctor;
+mod checks;
+mod cluster;
 mod exec;
 mod flags;
-mod helm_tools;
-mod images;
-mod instructions;
-mod mcp_clients;
-mod node_tools;
-mod operate;
+mod local;
 mod project;
-mod rehearsal;
-mod scratch_schema;
-mod static_checks;
-mod status_check;
-mod supervisor;
-mod test;
-mod token_proxy;
 mod tools;
-mod verify;
-mod workflows;
 
 use clap::Parser as _;
 
@@ -43,26 +21,26 @@ fn main() -> anyhow::Result<()> {
     let cli = flags::Cli::parse();
     let sh = project::shell()?;
     let outcome = match cli.command {
-        flags::Command::Test(args) => test::run(&sh, &args),
-        flags::Command::Dev(args) => dev::run(&sh, &args),
+        flags::Command::Test(args) => checks::run(&sh, &args),
+        flags::Command::Dev(args) => local::dev::run(&sh, &args),
         flags::Command::Bench(args) => bench::run(&sh, &args),
-        flags::Command::Verify(args) => verify::run(&args),
-        flags::Command::Images(args) => images::run(&args),
-        flags::Command::Doctor(args) => doctor::run(&args),
-        flags::Command::Diagnose(args) => diagnose::run(&args),
-        flags::Command::Deploy(args) => deploy::run(&args),
-        flags::Command::Rollback(args) => operate::rollback(&args),
-        flags::Command::Status(args) => operate::status(&args),
-        flags::Command::Logs(args) => operate::logs(&args),
-        flags::Command::Teardown(args) => operate::teardown(&args),
-        flags::Command::Scale(args) => operate::scale(&args),
-        flags::Command::Backup(args) => backup::backup(&args),
-        flags::Command::Restore(args) => backup::restore(&args),
+        flags::Command::Verify(args) => cluster::verify::run(&args),
+        flags::Command::Images(args) => cluster::images::run(&args),
+        flags::Command::Doctor(args) => cluster::doctor::run(&args),
+        flags::Command::Diagnose(args) => cluster::diagnose::run(&args),
+        flags::Command::Deploy(args) => cluster::deploy::run(&args),
+        flags::Command::Rollback(args) => cluster::operate::rollback(&args),
+        flags::Command::Status(args) => cluster::operate::status(&args),
+        flags::Command::Logs(args) => cluster::operate::logs(&args),
+        flags::Command::Teardown(args) => cluster::operate::teardown(&args),
+        flags::Command::Scale(args) => cluster::operate::scale(&args),
+        flags::Command::Backup(args) => cluster::backup::backup(&args),
+        flags::Command::Restore(args) => cluster::backup::restore(&args),
     };
     // `cargo xtask bench commands` reads this: the CPU the xtask itself used, its children's
     // (the external tools') not counted.
-    if std::env::var_os(bench_commands::REPORT_OWN_TIME).is_some() {
-        eprintln!("{}", bench_commands::own_time_line());
+    if std::env::var_os(bench::commands::REPORT_OWN_TIME).is_some() {
+        eprintln!("{}", bench::commands::own_time_line());
     }
     outcome
 }

@@ -8,7 +8,7 @@
 //! `{3-mar}` (the next 3 March, this year's or next).
 //!
 //! `TUNED` is the table the engine was built against. `HELD_OUT` was written before the engine was
-//! run on it and has not been tuned for: its score is printed, and the README quotes it.
+//! run on it and has not been tuned for: its score is printed, and docs/agent.md quotes it.
 
 mod common;
 

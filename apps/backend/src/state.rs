@@ -18,6 +18,12 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
 }
 
+impl FromRef<AppState> for Arc<Throttle> {
+    fn from_ref(state: &AppState) -> Self {
+        state.throttle.clone()
+    }
+}
+
 impl FromRef<AppState> for Arc<TokenVerifier> {
     fn from_ref(state: &AppState) -> Self {
         state.verifier.clone()

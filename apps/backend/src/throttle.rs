@@ -11,13 +11,11 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use todo_core::http::ApiError;
-
-use crate::state::AppState;
 
 /// How often idle keys are dropped, so the maps hold only recent clients.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -72,10 +70,15 @@ pub fn client_addr(peer: IpAddr, forwarded_for: &[&str], hops: usize) -> IpAddr 
     chain[index]
 }
 
-impl FromRequestParts<AppState> for ClientAddr {
+/// Any router state that holds the limiters can name a request's client.
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    S: Send + Sync,
+    Arc<Throttle>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // Served without connection info (a router driven in-process): all such requests are one client.
         let peer = parts
             .extensions
@@ -90,7 +93,7 @@ impl FromRequestParts<AppState> for ClientAddr {
         Ok(ClientAddr(client_addr(
             peer,
             &forwarded,
-            state.throttle.trusted_proxy_hops,
+            Arc::<Throttle>::from_ref(state).trusted_proxy_hops,
         )))
     }
 }

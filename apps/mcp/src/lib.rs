@@ -4,6 +4,7 @@
 //! subscriptions need ([`routing`]). Every request needs the user's bearer token.
 
 pub mod config;
+mod identity;
 pub mod prompts;
 pub mod resources;
 mod routing;
@@ -11,6 +12,7 @@ pub mod server;
 mod sessions;
 pub mod subscriptions;
 pub mod tools;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -9,9 +9,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use todo_core::domain::StatusFilter;
 
+use crate::identity::signed_in;
 use crate::resources::{store_error, to_json};
-use crate::server::{TodoServer, signed_in};
-use crate::tools::TaskList;
+use crate::server::TodoServer;
+use crate::views::TaskList;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CaptureTasksArgs {

@@ -11,7 +11,7 @@ use rmcp::{ErrorData as McpError, RoleServer};
 use todo_core::db::{Db, StoreError};
 use todo_core::domain::StatusFilter;
 
-use crate::tools::{TaskItem, TaskList};
+use crate::views::{TaskItem, TaskList};
 
 const JSON: &str = "application/json";
 const PREFIX: &str = "todo://tasks";

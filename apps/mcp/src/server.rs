@@ -17,6 +17,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, prompt_handler, too
 use todo_core::db::Db;
 use todo_core::http::AuthUser;
 
+use crate::identity::signed_in;
 use crate::resources;
 use crate::subscriptions::{self, Live, SessionSubscriptions};
 
@@ -50,15 +51,6 @@ impl TodoServer {
             ..self.clone()
         }
     }
-}
-
-/// The signed-in user, put into the HTTP request by the token middleware before any MCP message
-/// is read; missing only if the server is mounted without that middleware.
-pub(crate) fn signed_in(parts: &http::request::Parts) -> Result<&AuthUser, String> {
-    parts
-        .extensions
-        .get::<AuthUser>()
-        .ok_or_else(|| "not signed in".to_string())
 }
 
 /// [`signed_in`] for handlers that get the whole request context (resources, subscriptions).

@@ -2,7 +2,7 @@
 //! middleware); `user_id` stays in the arguments for compatibility with the original contract, but
 //! any value other than the token's subject is refused, so no argument can reach another user.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{Duration, Utc};
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -16,7 +16,9 @@ use todo_core::domain::{
     validate_tag, validate_tags,
 };
 
-use crate::server::{TodoServer, signed_in};
+use crate::identity::signed_in;
+use crate::server::TodoServer;
+use crate::views::{TaskChange, TaskList, rfc3339};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -97,88 +99,6 @@ pub struct UpdateTaskArgs {
     pub due: Option<String>,
     /// The user's IANA time zone for a local due; defaults to the one the client sent, else UTC.
     pub time_zone: Option<String>,
-}
-
-/// What a change did.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TaskChange {
-    pub task_id: i64,
-    /// "created", "completed", "deleted" or "updated".
-    pub status: String,
-    pub title: String,
-    pub priority: Priority,
-    pub tags: Vec<String>,
-    /// RFC 3339 in UTC, or null.
-    pub due_at: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TaskItem {
-    pub id: i64,
-    pub title: String,
-    pub description: Option<String>,
-    pub completed: bool,
-    pub priority: Priority,
-    pub tags: Vec<String>,
-    /// RFC 3339 in UTC, or null.
-    pub due_at: Option<String>,
-    /// Pending and past its due date.
-    pub overdue: bool,
-    pub created_at: String,
-}
-
-impl From<Task> for TaskItem {
-    fn from(task: Task) -> Self {
-        TaskItem {
-            overdue: task.is_overdue(Utc::now()),
-            id: task.id,
-            title: task.title,
-            description: task.description,
-            completed: task.completed,
-            priority: task.priority,
-            tags: task.tags,
-            due_at: task.due_at.map(rfc3339),
-            created_at: task.created_at.to_rfc3339(),
-        }
-    }
-}
-
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TaskList {
-    pub tasks: Vec<TaskItem>,
-    /// How many tasks are listed.
-    pub count: usize,
-    /// How many tasks match, listed or not (more than count when a limit cut the list).
-    pub total: u64,
-    pub pending: usize,
-    pub completed: usize,
-    pub overdue: usize,
-}
-
-impl From<Vec<Task>> for TaskList {
-    fn from(tasks: Vec<Task>) -> Self {
-        let total = tasks.len() as u64;
-        TaskList::page(tasks, total)
-    }
-}
-
-impl TaskList {
-    pub fn page(tasks: Vec<Task>, total: u64) -> Self {
-        let completed = tasks.iter().filter(|t| t.completed).count();
-        let now = Utc::now();
-        TaskList {
-            count: tasks.len(),
-            total,
-            pending: tasks.len() - completed,
-            completed,
-            overdue: tasks.iter().filter(|t| t.is_overdue(now)).count(),
-            tasks: tasks.into_iter().map(TaskItem::from).collect(),
-        }
-    }
 }
 
 /// The zone that local times mean: the argument, else the `X-Time-Zone` the client sent with

@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tokio::sync::{Mutex, RwLock};
 
-use super::tokens::{Claims, TokenError, decode, validation};
+use super::claims::{Claims, TokenError, decode, validation};
 
 #[derive(Debug, Clone)]
 pub struct JwksConfig {

@@ -1,0 +1,153 @@
+//! `cargo xtask verify --url URL`: the smoke suite (the `todo-smoke` crate, which `helm test`
+//! also runs inside the cluster) against a running deployment, through its public URL (the
+//! frontend), the way a user's browser reaches it: against `cargo xtask dev`, containers and
+//! clusters alike. Prints a table (or JSON) and fails on any failed check.
+//!
+//! Without `--url` it verifies the release in its cluster: every Deployment and StatefulSet
+//! rolled out, every pod Running and Ready with no restart, then the smoke suite through
+//! `kubectl port-forward` to the frontend (and the MCP tool list through one to the MCP server),
+//! and `helm test`. The port-forwards are children that are stopped on every way out.
+
+use anyhow::{Context as _, bail, ensure};
+
+use crate::cluster::status_check;
+use crate::flags::VerifyArgs;
+use crate::tools::helm::Helm;
+use crate::tools::kubectl::Kubectl;
+
+pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
+    if args.url.is_none() {
+        return in_cluster(args);
+    }
+    run_with_secret(args, std::env::var("BETTER_AUTH_SECRET").ok().as_deref())
+}
+
+/// The release in its cluster: rolled out, healthy, the smoke suite through port-forwards, then
+/// `helm test`.
+pub fn in_cluster(args: &VerifyArgs) -> anyhow::Result<()> {
+    // Progress goes to stderr when another command (deploy) keeps stdout for its result.
+    let say = |line: String| {
+        if args.quiet_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    let r = &args.release;
+    let kubectl = Kubectl::new(r.context.as_deref(), &r.namespace);
+    let selector = format!("app.kubernetes.io/instance={}", r.release);
+    let workloads = kubectl.list("deployments,statefulsets", Some(&selector))?;
+    let rollouts = status_check::rollouts(&workloads);
+    ensure!(
+        !rollouts.is_empty(),
+        "release {} has no workload in namespace {}: deploy it with cargo xtask deploy",
+        r.release,
+        r.namespace
+    );
+    let unfinished: Vec<String> = rollouts
+        .iter()
+        .filter(|w| !w.done)
+        .map(|w| format!("{}: {}", w.workload, w.detail))
+        .collect();
+    ensure!(unfinished.is_empty(), "not rolled out:\n  {}", unfinished.join("\n  "));
+    say(format!(
+        "rolled out: {}",
+        rollouts
+            .iter()
+            .map(|w| w.workload.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    let pods = kubectl.list("pods", Some(&selector))?;
+    let events = kubectl
+        .list("events", None)
+        .unwrap_or_else(|_| serde_json::json!({"items": []}));
+    let mut wrong: Vec<String> = status_check::examine(&pods, &events, r.context.as_deref().unwrap_or("minikube"))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for pod in pods["items"].as_array().into_iter().flatten() {
+        let name = pod["metadata"]["name"].as_str().unwrap_or("?");
+        // A finished helm test pod is not part of the running system.
+        if pod["spec"]["restartPolicy"] == "Never" {
+            continue;
+        }
+        let restarts: u64 = pod["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["restartCount"].as_u64())
+            .sum();
+        if restarts > 0 {
+            wrong.push(format!(
+                "pod {name}: restarted {restarts} times (kubectl logs {name} --previous)"
+            ));
+        }
+        if pod["status"]["phase"] != "Running" {
+            wrong.push(format!(
+                "pod {name}: {}",
+                pod["status"]["phase"].as_str().unwrap_or("no phase")
+            ));
+        }
+    }
+    wrong.dedup();
+    ensure!(wrong.is_empty(), "pods not healthy:\n  {}", wrong.join("\n  "));
+    say(format!(
+        "{} pods Running and Ready, none restarted",
+        pods["items"].as_array().map_or(0, Vec::len)
+    ));
+
+    let frontend = kubectl.port_forward(&format!("{}-frontend", r.release), 3000)?;
+    let mcp = kubectl.port_forward(&format!("{}-mcp", r.release), 8001)?;
+    let through = VerifyArgs {
+        url: Some(frontend.url()),
+        mcp: Some(format!("{}/mcp", mcp.url())),
+        ..args.clone()
+    };
+    let smoke = run_with_secret(&through, None);
+    drop(frontend);
+    drop(mcp);
+    smoke?;
+
+    let helm = Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)?;
+    helm.test(&r.release, &r.namespace, r.context.as_deref())
+        .run()
+        .context("helm test failed")?;
+    say(format!(
+        "release {} verified: rolled out, healthy, the smoke suite through port-forwards, helm test",
+        r.release
+    ));
+    Ok(())
+}
+
+/// `secret`: the deployment's token secret, when known, so the expired token it sends is refused
+/// for its expiry alone.
+pub fn run_with_secret(args: &VerifyArgs, secret: Option<&str>) -> anyhow::Result<()> {
+    let url = args.url.clone().unwrap_or_default();
+    let target = todo_smoke::Target {
+        url: url.clone(),
+        services: args
+            .service
+            .iter()
+            .filter_map(|s| s.split_once('='))
+            .map(|(name, url)| (name.to_string(), url.to_string()))
+            .collect(),
+        mcp: args.mcp.clone(),
+        secret: secret.map(str::to_string),
+    };
+    let report = todo_smoke::run(&target);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else if args.quiet_stdout {
+        // Inside another command (deploy) whose stdout is its own result.
+        eprint!("{}", report.table());
+    } else {
+        report.print();
+    }
+    let failed = report.failed();
+    if failed > 0 {
+        bail!("{failed} of {} checks failed against {url}", report.checks.len());
+    }
+    Ok(())
+}
