@@ -14,9 +14,38 @@ mod local;
 mod project;
 mod tools;
 
+use std::process::ExitCode;
+
 use clap::Parser as _;
 
-fn main() -> anyhow::Result<()> {
+/// A command that fails prints what went wrong and why, and exits 1. It is a user's error, not
+/// a crash: no backtrace, even with `RUST_BACKTRACE=1` set (which makes `anyhow` capture one
+/// and a `Result` returned from `main` print it). A real panic still prints its backtrace.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `Error: what failed`, then each cause on its own line, as `anyhow` prints them, without the
+/// backtrace it may have captured.
+fn report(error: &anyhow::Error) -> String {
+    let mut text = format!("Error: {error}");
+    let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
+    if !causes.is_empty() {
+        text.push_str("\n\nCaused by:");
+        for (i, cause) in causes.iter().enumerate() {
+            text.push_str(&format!("\n    {i}: {cause}"));
+        }
+    }
+    text
+}
+
+fn run() -> anyhow::Result<()> {
     project::forget_cargo_run_env();
     let cli = flags::Cli::parse();
     let sh = project::shell()?;
@@ -43,4 +72,21 @@ fn main() -> anyhow::Result<()> {
         eprintln!("{}", bench::commands::own_time_line());
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context as _;
+
+    #[test]
+    fn a_failure_reads_as_its_message_and_causes() {
+        let error = Err::<(), _>(std::io::Error::other("connection refused"))
+            .context("helm history failed")
+            .context("deploy could not read the release")
+            .unwrap_err();
+        assert_eq!(
+            super::report(&error),
+            "Error: deploy could not read the release\n\nCaused by:\n    0: helm history failed\n    1: connection refused"
+        );
+    }
 }

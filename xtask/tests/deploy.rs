@@ -380,3 +380,45 @@ fn the_dry_run_prints_every_command_in_order_renders_the_real_chart_and_changes_
         fakes.calls()
     );
 }
+
+/// `deploy --context prod-eu` while the kubeconfig's current context is another cluster that has
+/// a release of the same name: every helm command reads and changes prod-eu's release, never the
+/// current cluster's. Here prod-eu has no release yet, so a failed first install is uninstalled
+/// there; read from the current cluster, its history would have "rolled back" prod-eu to a
+/// revision it never had.
+#[test]
+fn every_helm_command_reads_the_target_cluster_not_the_current_one() {
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_KUBE_CONTEXT", "minikube")
+        .set("FAKE_HELM_HISTORY", "superseded deployed")
+        .set("FAKE_HELM_HISTORY_CONTEXT", "minikube")
+        .set("FAKE_PODS", "imagepull");
+    let output = fakes.xtask(&[
+        "deploy",
+        "--context",
+        "prod-eu",
+        "--registry",
+        "registry.example.com/team",
+        "--timeout",
+        "10m",
+    ]);
+    let err = failure(&output);
+    let helm_calls = fakes.calls_of("helm ");
+    let cluster_calls: Vec<&String> = helm_calls
+        .iter()
+        .filter(|c| !c.starts_with("helm version") && !c.starts_with("helm dependency"))
+        .collect();
+    assert!(!cluster_calls.is_empty());
+    for call in &cluster_calls {
+        assert!(call.contains("--kube-context prod-eu"), "{call}\n{helm_calls:#?}");
+    }
+    assert!(
+        err.contains("the first install of todo-chatbot never became ready: uninstalling it"),
+        "{err}"
+    );
+    assert!(
+        !helm_calls.iter().any(|c| c.starts_with("helm rollback")),
+        "{helm_calls:#?}"
+    );
+}

@@ -99,7 +99,8 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
         release: args.release.clone(),
     };
     let timeout = parse_duration(&args.timeout)?;
-    let helm = Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)?;
+    let helm = Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)?
+        .in_context(Some(&target.context));
     let kubectl = Kubectl::new(Some(&target.context), &target.namespace);
     let interrupted = Arc::new(AtomicBool::new(false));
     {
@@ -230,14 +231,7 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
 
 /// The `helm upgrade --install` a deploy runs (and its dry run prints).
 fn upgrade_command(helm: &Helm, target: &Target, values: &[PathBuf], sets: &[String]) -> Command {
-    helm.upgrade_install(
-        &target.release,
-        &chart::chart_dir(),
-        &target.namespace,
-        Some(&target.context),
-        values,
-        sets,
-    )
+    helm.upgrade_install(&target.release, &chart::chart_dir(), &target.namespace, values, sets)
 }
 
 fn images_args(target: &Target) -> ImagesArgs {
@@ -399,22 +393,14 @@ fn undo(helm: &Helm, target: &Target, failed: u64, timeout: &Duration) -> anyhow
                 "rolling back {} to revision {good}, the last that was ready",
                 target.release
             );
-            helm.rollback(
-                &target.release,
-                good,
-                &target.namespace,
-                Some(&target.context),
-                &seconds,
-            )
-            .run()
+            helm.rollback(&target.release, good, &target.namespace, &seconds).run()
         }
         None => {
             eprintln!(
                 "the first install of {} never became ready: uninstalling it",
                 target.release
             );
-            helm.uninstall(&target.release, &target.namespace, Some(&target.context))
-                .run()
+            helm.uninstall(&target.release, &target.namespace).run()
         }
     }
 }
@@ -449,7 +435,7 @@ fn dry_run(args: &DeployArgs, target: &Target, helm: &Helm) -> anyhow::Result<()
     for (service, port) in [("frontend", 3000), ("mcp", 8001)] {
         plan.push(kubectl.port_forward_command(&format!("{}-{service}", target.release), port));
     }
-    plan.push(helm.test(&target.release, &target.namespace, Some(&target.context)));
+    plan.push(helm.test(&target.release, &target.namespace));
     println!(
         "# cargo xtask deploy would run, in order (watching the rollout after upgrade --install, undoing it on failure, and running the smoke suite through the port-forwards):"
     );

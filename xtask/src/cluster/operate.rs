@@ -9,8 +9,12 @@ use crate::tools::helm::{self, Helm};
 use crate::tools::kubectl::Kubectl;
 use crate::tools::minikube::Minikube;
 
-fn helm() -> anyhow::Result<Helm> {
-    Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)
+/// Helm, talking to the release's cluster in every command.
+fn helm(release: &ReleaseArgs) -> anyhow::Result<Helm> {
+    Ok(
+        Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)?
+            .in_context(release.context.as_deref()),
+    )
 }
 
 fn kubectl(release: &ReleaseArgs) -> Kubectl {
@@ -25,7 +29,7 @@ fn selector(release: &ReleaseArgs) -> String {
 /// waiting until it is ready, then `helm test`.
 pub fn rollback(args: &RollbackArgs) -> anyhow::Result<()> {
     let r = &args.release;
-    let helm = helm()?;
+    let helm = helm(r)?;
     let history = helm.history(&r.release, &r.namespace)?;
     let Some(current) = history.last() else {
         bail!(
@@ -52,8 +56,8 @@ pub fn rollback(args: &RollbackArgs) -> anyhow::Result<()> {
             )
         })?,
     };
-    let rollback = helm.rollback(&r.release, to, &r.namespace, r.context.as_deref(), &args.timeout);
-    let test = helm.test(&r.release, &r.namespace, r.context.as_deref());
+    let rollback = helm.rollback(&r.release, to, &r.namespace, &args.timeout);
+    let test = helm.test(&r.release, &r.namespace);
     if args.dry_run {
         println!(
             "# from revision {} ({}) to {to}:\n$ {rollback}\n$ {test}",
@@ -89,7 +93,7 @@ fn result(as_json: bool, text: String, value: Value) -> anyhow::Result<()> {
 /// metrics are served. `--json` prints the same as one object.
 pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     let r = &args.release;
-    let helm = helm()?;
+    let helm = helm(r)?;
     let history = helm.history(&r.release, &r.namespace)?;
     if history.is_empty() {
         bail!(
@@ -283,11 +287,11 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<()> {
 /// with `--cluster`, the Minikube profile too.
 pub fn teardown(args: &TeardownArgs) -> anyhow::Result<()> {
     let r = &args.release;
-    let helm = helm()?;
+    let helm = helm(r)?;
     let installed = !helm.history(&r.release, &r.namespace)?.is_empty();
     let mut plan = Vec::new();
     if installed {
-        plan.push(helm.uninstall(&r.release, &r.namespace, r.context.as_deref()));
+        plan.push(helm.uninstall(&r.release, &r.namespace));
     } else {
         eprintln!("release {} is not installed in namespace {}", r.release, r.namespace);
     }
@@ -323,7 +327,7 @@ pub fn teardown(args: &TeardownArgs) -> anyhow::Result<()> {
 /// so the next deploy, which reuses them, keeps the count; refused while an autoscaler owns it.
 pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
     let r = &args.release;
-    let helm = helm()?;
+    let helm = helm(r)?;
     if helm.history(&r.release, &r.namespace)?.is_empty() {
         bail!(
             "release {} does not exist in namespace {}: deploy it first",
@@ -331,7 +335,7 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
             r.namespace
         );
     }
-    let mut get = helm.command([
+    let get = helm.command([
         "get",
         "values",
         &r.release,
@@ -341,9 +345,6 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
         "--output",
         "json",
     ]);
-    if let Some(context) = &r.context {
-        get = get.args(["--kube-context", context.as_str()]);
-    }
     let values: Value = serde_json::from_str(&get.read()?).context("`helm get values -o json` printed no JSON")?;
     let service = &args.service;
     if values[service]["autoscaling"]["enabled"] == true {
@@ -352,7 +353,7 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
         );
     }
     let chart = crate::chart::chart_dir();
-    let mut upgrade = helm.command([
+    let upgrade = helm.command([
         "upgrade".to_string(),
         r.release.clone(),
         chart.to_string_lossy().into_owned(),
@@ -362,9 +363,6 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
         "--set".to_string(),
         format!("{service}.replicaCount={}", args.replicas),
     ]);
-    if let Some(context) = &r.context {
-        upgrade = upgrade.args(["--kube-context", context.as_str()]);
-    }
     if args.dry_run {
         println!("$ {upgrade}");
         return Ok(());

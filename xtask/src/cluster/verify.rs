@@ -110,10 +110,9 @@ pub fn in_cluster(args: &VerifyArgs) -> anyhow::Result<()> {
     drop(mcp);
     smoke?;
 
-    let helm = Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)?;
-    helm.test(&r.release, &r.namespace, r.context.as_deref())
-        .run()
-        .context("helm test failed")?;
+    let helm = Helm::at(&which::which("helm").context("helm is not installed: run cargo xtask doctor")?)?
+        .in_context(r.context.as_deref());
+    helm.test(&r.release, &r.namespace).run().context("helm test failed")?;
     say(format!(
         "release {} verified: rolled out, healthy, the smoke suite through port-forwards, helm test",
         r.release

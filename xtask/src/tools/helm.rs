@@ -1,5 +1,12 @@
-//! `helm`: one binary, its version (3 and 4 differ in flags and messages), and the commands the
-//! chart checks run with it.
+//! `helm`: one binary, its version (3 and 4 differ in flags and messages), the cluster it talks
+//! to, and the commands the deploy and the chart checks run with it.
+//!
+//! The kube context is part of the wrapper, not of each call: every helm command that reads or
+//! changes a release (`history`, `get values`, `status`, `upgrade`, `rollback`, `test`,
+//! `uninstall`) reads the kubeconfig's current context unless given `--kube-context`, so a call
+//! that forgot it would read another cluster's release (its history, its values) and decide on
+//! that. `--kube-context` is one of Helm's global flags (helm/helm `pkg/cli/environment.go`,
+//! `AddFlags`), accepted by every subcommand.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +19,8 @@ pub struct Helm {
     pub bin: PathBuf,
     /// As `helm version` prints it: "v3.18.0", "v4.1.4".
     pub version: String,
+    /// The kube context every command is given; `None`: the kubeconfig's current one.
+    context: Option<String>,
 }
 
 impl Helm {
@@ -24,7 +33,14 @@ impl Helm {
         Ok(Helm {
             bin: bin.to_path_buf(),
             version: version.trim().to_string(),
+            context: None,
         })
+    }
+
+    /// The same helm, talking to the cluster of `context` in every command.
+    pub fn in_context(mut self, context: Option<&str>) -> Helm {
+        self.context = context.map(str::to_string);
+        self
     }
 
     /// 3 or 4.
@@ -42,7 +58,11 @@ impl Helm {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Command::new(&self.bin.to_string_lossy()).args(args)
+        let command = Command::new(&self.bin.to_string_lossy()).args(args);
+        match &self.context {
+            Some(context) => command.args(["--kube-context", context.as_str()]),
+            None => command,
+        }
     }
 
     /// `helm template RELEASE CHART -n NAMESPACE [-f FILE]... [--set K=V]...`, whatever it answers.
@@ -155,11 +175,10 @@ impl Helm {
         release: &str,
         chart: &Path,
         namespace: &str,
-        context: Option<&str>,
         files: &[PathBuf],
         sets: &[String],
     ) -> Command {
-        let mut command = self.command([
+        let command = self.command([
             "upgrade",
             "--install",
             release,
@@ -172,9 +191,6 @@ impl Helm {
             // these: what the user set once is kept.
             "--reset-then-reuse-values",
         ]);
-        if let Some(context) = context {
-            command = command.args(["--kube-context", context]);
-        }
         // Helm 4's default is --wait=hookOnly (hooks waited for, resources not); Helm 3 waits for
         // nothing without --wait. Either way the release is recorded before the pods are up.
         with_values(command, files, sets)
@@ -182,16 +198,9 @@ impl Helm {
 
     /// Back to `revision`, waiting until its workloads are ready (`--wait`: Helm 4 takes the
     /// watcher strategy, Helm 3 its boolean).
-    pub fn rollback(
-        &self,
-        release: &str,
-        revision: u64,
-        namespace: &str,
-        context: Option<&str>,
-        timeout: &str,
-    ) -> Command {
+    pub fn rollback(&self, release: &str, revision: u64, namespace: &str, timeout: &str) -> Command {
         let wait = if self.major() >= 4 { "--wait=watcher" } else { "--wait" };
-        let mut command = self.command([
+        self.command([
             "rollback",
             release,
             &revision.to_string(),
@@ -200,28 +209,16 @@ impl Helm {
             wait,
             "--timeout",
             timeout,
-        ]);
-        if let Some(context) = context {
-            command = command.args(["--kube-context", context]);
-        }
-        command
+        ])
     }
 
     /// `helm test`, with the test pod's logs.
-    pub fn test(&self, release: &str, namespace: &str, context: Option<&str>) -> Command {
-        let mut command = self.command(["test", release, "--namespace", namespace, "--logs"]);
-        if let Some(context) = context {
-            command = command.args(["--kube-context", context]);
-        }
-        command
+    pub fn test(&self, release: &str, namespace: &str) -> Command {
+        self.command(["test", release, "--namespace", namespace, "--logs"])
     }
 
-    pub fn uninstall(&self, release: &str, namespace: &str, context: Option<&str>) -> Command {
-        let mut command = self.command(["uninstall", release, "--namespace", namespace]);
-        if let Some(context) = context {
-            command = command.args(["--kube-context", context]);
-        }
-        command
+    pub fn uninstall(&self, release: &str, namespace: &str) -> Command {
+        self.command(["uninstall", release, "--namespace", namespace])
     }
 }
 
