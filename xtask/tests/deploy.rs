@@ -422,3 +422,37 @@ fn every_helm_command_reads_the_target_cluster_not_the_current_one() {
         "{helm_calls:#?}"
     );
 }
+
+/// A fresh cluster has no namespace for the release yet: the Namespace is applied first, then
+/// its quota and limits into it, whichever namespace `-n` names. (The fake kubectl applies as the
+/// real one does: a folder's files in name order, each object refused whose namespace does not
+/// exist yet or differs from `--namespace`, exit 1 at the end.) The rollout is made to fail, so
+/// the test ends quickly once the namespace phase is behind it.
+#[test]
+fn a_fresh_cluster_gets_the_namespace_before_what_goes_into_it_whatever_its_name() {
+    for namespace in ["chatbot-dev", "staging"] {
+        let mut fakes = Fakes::new();
+        fakes.set("FAKE_PODS", "imagepull");
+        let output = fakes.xtask(&["deploy", "-n", namespace, "--timeout", "10m"]);
+        let err = failure(&output);
+        assert!(
+            err.contains("the rollout cannot succeed"),
+            "{namespace}: the deploy stopped before its rollout:\n{err}"
+        );
+        let applies = fakes.calls_of(&format!("kubectl --context=minikube --namespace {namespace} apply"));
+        assert_eq!(applies.len(), 2, "{applies:#?}");
+        assert!(
+            applies[0].ends_with(&format!("namespace-{namespace}.json")),
+            "{applies:#?}"
+        );
+        assert!(applies[1].ends_with("k8s/in-namespace"), "{applies:#?}");
+        let namespaces = std::fs::read_to_string(fakes.state().join("namespaces")).unwrap();
+        assert!(namespaces.lines().any(|n| n == namespace), "{namespaces}");
+        assert!(
+            !namespaces
+                .lines()
+                .any(|n| n == "chatbot-dev" && namespace != "chatbot-dev"),
+            "{namespaces}"
+        );
+    }
+}

@@ -108,10 +108,8 @@ pub fn run() -> anyhow::Result<()> {
         files.push((what, file));
     }
     quota_holds_the_release(&files[0].1)?;
-    let bootstrap: Vec<(&str, PathBuf)> = fs::read_dir(root().join("k8s"))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    let bootstrap: Vec<(&str, PathBuf)> = crate::cluster::bootstrap::manifests()?
+        .into_iter()
         .map(|p| ("the k8s/ bootstrap manifests", p))
         .collect();
     validate(&[files.clone(), bootstrap.clone()].concat())?;
@@ -216,14 +214,14 @@ fn refusals(helm: &Helm) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The namespace's ResourceQuota (`k8s/resource-quota.yaml`) admits the default release with a
+/// The namespace's ResourceQuota (`k8s/in-namespace/resource-quota.yaml`) admits the default release with a
 /// rolling update in flight: every pod, plus one surge pod per Deployment.
 fn quota_holds_the_release(rendering: &Path) -> anyhow::Result<()> {
     let manifests = Manifests::parse(&fs::read_to_string(rendering)?)?;
-    let quota_text =
-        fs::read_to_string(root().join("k8s/resource-quota.yaml")).context("cannot read k8s/resource-quota.yaml")?;
+    let quota_text = fs::read_to_string(root().join("k8s/in-namespace/resource-quota.yaml"))
+        .context("cannot read k8s/in-namespace/resource-quota.yaml")?;
     let quota: serde_json::Value =
-        serde_saphyr::from_str(&quota_text).context("k8s/resource-quota.yaml is not YAML")?;
+        serde_saphyr::from_str(&quota_text).context("k8s/in-namespace/resource-quota.yaml is not YAML")?;
     let mut used = [0.0f64; 4]; // requests.cpu, requests.memory, limits.cpu, limits.memory
     for workload in manifests.workloads() {
         // One pod each, one more for a Deployment's rolling update (maxSurge 1).
@@ -248,15 +246,16 @@ fn quota_holds_the_release(rendering: &Path) -> anyhow::Result<()> {
         .into_iter()
         .enumerate()
     {
-        let hard = quantity(&quota["spec"]["hard"][key]).with_context(|| format!("k8s/resource-quota.yaml: {key}"))?;
+        let hard = quantity(&quota["spec"]["hard"][key])
+            .with_context(|| format!("k8s/in-namespace/resource-quota.yaml: {key}"))?;
         ensure!(
             used[slot] <= hard,
-            "k8s/resource-quota.yaml: {key} is {hard}, but the release during a rolling update needs {}",
+            "k8s/in-namespace/resource-quota.yaml: {key} is {hard}, but the release during a rolling update needs {}",
             used[slot]
         );
     }
     println!(
-        "k8s/resource-quota.yaml holds the release during a rolling update: it needs {:.2} CPUs and {:.2} GiB of limits",
+        "k8s/in-namespace/resource-quota.yaml holds the release during a rolling update: it needs {:.2} CPUs and {:.2} GiB of limits",
         used[2],
         used[3] / f64::from(1u32 << 30)
     );

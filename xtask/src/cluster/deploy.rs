@@ -27,7 +27,7 @@ use crate::chart;
 use crate::cluster::rollout;
 use crate::exec::Command;
 use crate::flags::{DeployArgs, ImagesArgs, Load};
-use crate::project::{root, target_dir};
+use crate::project::target_dir;
 use crate::tools::helm::{self, Helm};
 use crate::tools::kubectl::Kubectl;
 use crate::tools::minikube::{ClusterState, Minikube};
@@ -131,11 +131,7 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
         phases.run("cluster", || start_minikube(&cluster, args.cni.as_deref()))?;
         phases.run("addons", || enable_addons(&cluster))?;
     }
-    phases.run("namespace", || {
-        kubectl
-            .command(["apply", "--filename", &root().join("k8s").to_string_lossy()])
-            .run()
-    })?;
+    phases.run("namespace", || crate::cluster::bootstrap::apply(&kubectl))?;
     let history = helm.history(&target.release, &target.namespace)?;
     if let Some(stuck) = history.last().filter(|r| r.is_pending()) {
         bail!(
@@ -421,7 +417,7 @@ fn dry_run(args: &DeployArgs, target: &Target, helm: &Helm) -> anyhow::Result<()
         }
     }
     let kubectl = Kubectl::new(Some(&target.context), &target.namespace);
-    plan.push(kubectl.command(["apply", "--filename", &root().join("k8s").to_string_lossy()]));
+    plan.extend(crate::cluster::bootstrap::commands(&kubectl)?);
     if !args.skip_build {
         let mut images = Command::new("cargo").args(["xtask", "images"]);
         images = match &target.real {

@@ -1,9 +1,11 @@
 //! What users run against a cluster, a module per command: `doctor`, `images`, `deploy`,
 //! `verify`, `rollback`/`status`/`logs`/`teardown`/`scale` (`operate`), `diagnose`, `backup` and
-//! `restore`. `rollout` is the watch every rollout goes through; `status_check` turns pod states
+//! `restore`. Beside them what a deploy goes through: `bootstrap` applies `k8s/` before the
+//! release, `rollout` is the watch every rollout waits on, and `status_check` turns pod states
 //! into problems a person can act on. The external tools are reached only through `crate::tools`.
 
 pub mod backup;
+pub mod bootstrap;
 pub mod deploy;
 pub mod diagnose;
 pub mod doctor;
