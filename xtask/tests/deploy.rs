@@ -456,3 +456,47 @@ fn a_fresh_cluster_gets_the_namespace_before_what_goes_into_it_whatever_its_name
         );
     }
 }
+
+/// Helm 3 and 4 both verify a release whose smoke test passes: the chart keeps the test pod until
+/// `helm test --logs` has read it (the fake helm 3 fails `--logs` of a pod the chart's delete
+/// policy removes on success, as every Helm 3.x does: helm/helm#9098).
+#[test]
+fn a_passing_smoke_test_verifies_on_helm_3_and_helm_4() {
+    let Some(real) = real_stack() else { return };
+    for version in ["v3.18.0", "v4.1.4"] {
+        let mut fakes = Fakes::new();
+        fakes
+            .set("FAKE_HELM_VERSION", version)
+            .set("FAKE_FORWARD_PORT_3000", &real.frontend_port.to_string())
+            .set("FAKE_FORWARD_PORT_8001", &real.mcp_port.to_string());
+        let output = fakes.xtask(&["deploy", "--timeout", "60s"]);
+        assert!(output.status.success(), "helm {version}:\n{}", stderr(&output));
+        position(&fakes, "helm test todo-chatbot --namespace chatbot-dev --logs");
+    }
+}
+
+/// The pod a failed `helm test` left behind (kept until the next test replaces it) belongs to
+/// Helm, not to the rollout: the next deploy rolls out past it instead of rolling back.
+#[test]
+fn a_failed_smoke_test_pod_left_behind_does_not_fail_the_next_rollout() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut fakes = Fakes::new();
+    fakes
+        .set("FAKE_TEST_POD", "failed")
+        .set("FAKE_HELM_HISTORY", "superseded deployed")
+        .set("FAKE_FORWARD_PORT", &closed.to_string());
+    let output = fakes.xtask(&["deploy", "--timeout", "10m"]);
+    let err = failure(&output);
+    assert!(
+        !err.contains("the rollout cannot succeed") && !err.contains("pods not healthy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("checks failed against"),
+        "verify reached its smoke suite: {err}"
+    );
+}

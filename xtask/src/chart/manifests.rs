@@ -129,6 +129,9 @@ impl Manifests {
                 problems.push(format!("{}: scales {target}, which the chart does not render", id(hpa)));
             }
         }
+        for pod in self.of_kind("Pod") {
+            check_test_hook(pod, &mut problems);
+        }
         for config in self.of_kind("ConfigMap") {
             for (key, value) in config["data"].as_object().into_iter().flatten() {
                 if CREDENTIALS.contains(&key.as_str()) || value.as_str().is_some_and(has_password) {
@@ -273,6 +276,39 @@ fn has_password(value: &str) -> bool {
         .is_some_and(|authority| {
             authority.contains('@') && authority.split('@').next().is_some_and(|u| u.contains(':'))
         })
+}
+
+/// A `helm test` pod must outlive its run until Helm has read its logs, and be replaced by the
+/// next run. Helm 3 (every 3.x, helm/helm#9098) deletes a pod whose delete policy names
+/// `hook-succeeded` before `helm test --logs` reads them, so a passing test fails with "unable to
+/// get pod logs … not found"; Helm 4 reads them first. `before-hook-creation` alone keeps the
+/// pod (passed or failed) until the next `helm test`, which both versions then replace.
+fn check_test_hook(pod: &Value, problems: &mut Vec<String>) {
+    let annotations = &pod["metadata"]["annotations"];
+    let is_test = annotations["helm.sh/hook"]
+        .as_str()
+        .is_some_and(|h| h.split(',').any(|h| h.trim() == "test"));
+    if !is_test {
+        return;
+    }
+    let policies: Vec<&str> = annotations["helm.sh/hook-delete-policy"]
+        .as_str()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    if policies.contains(&"hook-succeeded") {
+        problems.push(format!(
+            "{}: its delete policy names hook-succeeded, so Helm 3 deletes it before `helm test --logs` reads its logs (helm/helm#9098)",
+            id(pod)
+        ));
+    }
+    if !policies.contains(&"before-hook-creation") {
+        problems.push(format!(
+            "{}: its delete policy lacks before-hook-creation, so the next `helm test` cannot replace it",
+            id(pod)
+        ));
+    }
 }
 
 fn check_workload(workload: &Workload, problems: &mut Vec<String>) {
@@ -436,6 +472,34 @@ spec:
 
     fn problems(yaml: &str) -> Vec<String> {
         Manifests::parse(yaml).unwrap().problems()
+    }
+
+    #[test]
+    fn a_test_pod_stays_until_helm_has_read_its_logs_and_the_next_test_replaces_it() {
+        let pod = |policy: &str| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: rel-smoke-test\n  annotations:\n    helm.sh/hook: test\n    helm.sh/hook-delete-policy: {policy}\nspec:\n  restartPolicy: Never\n  containers: [{{name: smoke, image: smoke:1}}]\n"
+            )
+        };
+        let about_policy = |yaml: &str| -> Vec<String> {
+            problems(yaml)
+                .into_iter()
+                .filter(|p| p.contains("delete policy"))
+                .collect()
+        };
+        assert_eq!(about_policy(&pod("before-hook-creation")), Vec::<String>::new());
+        let deleted = about_policy(&pod("before-hook-creation,hook-succeeded"));
+        assert_eq!(deleted.len(), 1, "{deleted:?}");
+        assert!(
+            deleted[0].starts_with("Pod/rel-smoke-test: its delete policy names hook-succeeded")
+                && deleted[0].contains("#9098"),
+            "{deleted:?}"
+        );
+        let kept = about_policy(&pod("hook-failed"));
+        assert!(
+            kept.iter().any(|p| p.contains("lacks before-hook-creation")),
+            "{kept:?}"
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl fmt::Display for Problem {
 /// more. `profile` is the Minikube profile, for the commands in the fixes.
 pub fn examine(pods: &Value, events: &Value, profile: &str) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for pod in pods["items"].as_array().into_iter().flatten() {
+    for pod in pods["items"].as_array().into_iter().flatten().filter(|p| is_serving(p)) {
         let name = pod["metadata"]["name"].as_str().unwrap_or("?").to_string();
         let warning = latest_warning(events, &name);
         if let Some(problem) = unschedulable(pod, &name) {
@@ -77,6 +77,16 @@ pub fn examine(pods: &Value, events: &Value, profile: &str) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Whether a pod is one of the release's running system, which a rollout and a verify judge.
+/// Not: a pod being deleted (`metadata.deletionTimestamp` set: an old replica shutting down after
+/// a rollout, or every pod of a deleted namespace), whose container goes unready on its way out;
+/// nor a Helm hook's pod (the `helm test` pod, annotated `helm.sh/hook`), which Helm judges
+/// itself and keeps after it ran until the next `helm test` replaces it (the chart's
+/// `before-hook-creation` delete policy), failed or not.
+pub fn is_serving(pod: &Value) -> bool {
+    pod["metadata"]["deletionTimestamp"].is_null() && pod["metadata"]["annotations"]["helm.sh/hook"].is_null()
 }
 
 fn unschedulable(pod: &Value, name: &str) -> Option<Problem> {
