@@ -83,6 +83,13 @@ impl Command {
         self.run_as(self.to_string(), self.expression().stdout_to_stderr())
     }
 
+    /// Runs it with its output straight on ours, line by line as it comes (a command that never
+    /// ends on its own, such as `kubectl logs --follow`, until Ctrl-C), after echoing it on
+    /// stderr; fails on a non-zero exit.
+    pub fn stream(&self) -> anyhow::Result<()> {
+        self.run_as(self.to_string(), self.expression().stdin_null())
+    }
+
     /// Runs it with its stdout written to `file` (a binary stream, such as a database dump)
     /// and its stderr on ours; fails on a non-zero exit.
     pub fn run_to_file(&self, file: &std::path::Path) -> anyhow::Result<()> {

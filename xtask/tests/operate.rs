@@ -355,3 +355,46 @@ fn rollback_and_teardown_dry_runs_print_their_commands_and_change_nothing() {
         .collect();
     assert!(changed.is_empty(), "a dry run ran {changed:#?}");
 }
+
+/// `logs -f` shows the lines as they come: kubectl's `--follow` never ends while the pods run,
+/// so they must reach the terminal before it exits. Ctrl-C (SIGINT to the process group, as a
+/// terminal sends it) then ends both.
+#[test]
+fn logs_follow_shows_lines_as_they_come_until_ctrl_c() {
+    use std::io::{BufRead as _, BufReader};
+    use std::os::unix::process::CommandExt as _;
+    use std::sync::mpsc;
+
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_HELM_HISTORY", "deployed");
+    let _one_at_a_time = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = fakes
+        .command(&["logs", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    let stdout = child.stdout.take().unwrap();
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let first = lines.recv_timeout(std::time::Duration::from_secs(10));
+    let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT);
+    let status = child.wait().unwrap();
+    let first = first.expect("no log line within 10 s while kubectl logs --follow ran");
+    assert!(first.contains("todo-mcp starting"), "{first}");
+    assert!(!status.success(), "ended by Ctrl-C: {status:?}");
+    assert!(
+        fakes
+            .calls()
+            .iter()
+            .any(|c| c.contains(" logs --selector app.kubernetes.io/instance=todo-chatbot") && c.ends_with("--follow")),
+        "{:#?}",
+        fakes.calls()
+    );
+}

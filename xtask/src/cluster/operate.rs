@@ -273,14 +273,10 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<()> {
     if args.follow {
         command = command.arg("--follow");
     }
-    // kubectl's stdout is the logs: straight to ours.
-    eprintln!("$ {command}");
-    let output = command.output()?;
-    if !output.success() {
-        bail!("`{command}` failed ({}): {}", output.exit(), output.last_error_line());
-    }
-    print!("{}", output.stdout);
-    Ok(())
+    // kubectl's stdout is the logs: straight to ours, as they come. With --follow kubectl never
+    // exits while the pods run (`kubectl logs -f` streams `GET …/log?follow=true`), so nothing
+    // may wait for it to finish before printing.
+    command.stream()
 }
 
 /// `teardown [--cluster]`: the release and its namespace (its volumes and Secrets with it);

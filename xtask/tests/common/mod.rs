@@ -37,6 +37,7 @@ impl Fakes {
         // What the fakes themselves run, and git for the tag: the real ones, and nothing else.
         for tool in [
             "sh", "git", "cat", "head", "tail", "tr", "wc", "mv", "mkdir", "touch", "rm", "awk", "grep", "sed", "ls",
+            "sleep",
         ] {
             let real = which::which(tool).unwrap_or_else(|_| panic!("{tool} is needed by the fakes"));
             symlink(real, bin.join(tool)).unwrap();
