@@ -322,8 +322,9 @@ fn ctrl_c_during_the_rollout_stops_and_says_what_it_left() {
     );
 }
 
-#[test]
-fn the_dry_run_prints_every_command_in_order_renders_the_real_chart_and_changes_nothing() {
+/// Fakes with the real helm in place of the fake one (the pinned binary `cargo xtask test`
+/// fetches into .tools/helm); `None`, after a loud skip, where there is none yet.
+fn fakes_with_real_helm() -> Option<Fakes> {
     let Some(real_helm) = ["v4.1.4", "v3.18.0"]
         .iter()
         .map(|v| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../.tools/helm/{v}/helm")))
@@ -334,11 +335,17 @@ fn the_dry_run_prints_every_command_in_order_renders_the_real_chart_and_changes_
             "under CI cargo xtask test fetches Helm before these tests"
         );
         eprintln!("*** SKIPPED: no real helm in .tools/helm (cargo xtask test --chart-only fetches it) ***");
-        return;
+        return None;
     };
     let fakes = Fakes::new();
     fakes.uninstall("helm");
     std::os::unix::fs::symlink(real_helm, fakes.bin().join("helm")).unwrap();
+    Some(fakes)
+}
+
+#[test]
+fn the_dry_run_prints_every_command_in_order_renders_the_real_chart_and_changes_nothing() {
+    let Some(fakes) = fakes_with_real_helm() else { return };
     let output = fakes.xtask(&["deploy", "--dry-run", "--set", "backend.replicaCount=2"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
@@ -498,5 +505,43 @@ fn a_failed_smoke_test_pod_left_behind_does_not_fail_the_next_rollout() {
     assert!(
         err.contains("checks failed against"),
         "verify reached its smoke suite: {err}"
+    );
+}
+
+/// `--registry` prefixes the project's images, which the deploy pushes there, and no other: the
+/// official PostgreSQL image is pulled from where it lives (the real chart, rendered by the real
+/// helm).
+#[test]
+fn another_cluster_pulls_only_the_project_s_images_from_its_registry() {
+    let Some(fakes) = fakes_with_real_helm() else { return };
+    let output = fakes.xtask(&[
+        "deploy",
+        "--dry-run",
+        "--context",
+        "prod-eu",
+        "--registry",
+        "registry.example.com/team",
+    ]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    let pulled = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# the pods would pull "))
+        .unwrap_or_else(|| panic!("no image list: {text}"));
+    let images: Vec<&str> = pulled.split(", ").collect();
+    assert!(images.contains(&"postgres:17.6"), "{images:?}");
+    for service in ["backend", "mcp", "agent", "frontend"] {
+        assert!(
+            images
+                .iter()
+                .any(|i| i.starts_with(&format!("registry.example.com/team/todo-{service}:"))),
+            "{service}: {images:?}"
+        );
+    }
+    assert!(
+        !images
+            .iter()
+            .any(|i| i.starts_with("registry.example.com/team/postgres")),
+        "{images:?}"
     );
 }

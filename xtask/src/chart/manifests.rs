@@ -92,6 +92,24 @@ impl Manifests {
             .collect()
     }
 
+    /// Every image the workloads' containers (and init containers) would pull, sorted, once each.
+    pub fn images(&self) -> Vec<String> {
+        let mut images: Vec<String> = self
+            .workloads()
+            .iter()
+            .flat_map(|w| {
+                ["initContainers", "containers"]
+                    .into_iter()
+                    .flat_map(|key| w.spec[key].as_array().into_iter().flatten())
+                    .filter_map(|c| c["image"].as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        images.sort();
+        images.dedup();
+        images
+    }
+
     /// The value of a Secret's key, decoded (`data` is base64, `stringData` plain).
     pub fn secret_value(&self, name: &str, key: &str) -> Option<String> {
         let secret = self.get("Secret", name)?;

@@ -464,6 +464,25 @@ fn dry_run(args: &DeployArgs, target: &Target, helm: &Helm) -> anyhow::Result<()
         manifests.objects.len(),
         workloads.join(", ")
     );
+    let images = manifests.images();
+    if let Some((_, registry)) = &target.real {
+        let ours: Vec<String> = crate::cluster::images::SERVICES
+            .iter()
+            .map(|s| crate::cluster::images::repository(s, Some(registry)))
+            .collect();
+        let unpushed: Vec<&String> = images
+            .iter()
+            .filter(|i| i.starts_with(&format!("{}/", registry.trim_end_matches('/'))))
+            .filter(|i| !ours.iter().any(|o| i.starts_with(&format!("{o}:"))))
+            .collect();
+        if !unpushed.is_empty() {
+            bail!(
+                "the release would pull {} from {registry}, where this deploy pushes only the project's images",
+                unpushed.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    println!("# the pods would pull {}", images.join(", "));
     Ok(())
 }
 

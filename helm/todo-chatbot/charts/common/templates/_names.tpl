@@ -61,6 +61,22 @@ appVersion; never "latest", which the schema refuses.
 {{- end -}}
 {{- end -}}
 
+{{/*
+A third-party image (PostgreSQL): [image.registry/]<repository>:<tag>, its own tag. It never takes
+global.imageRegistry, which names where `cargo xtask deploy --registry` pushes the project's own
+images: nothing pushes PostgreSQL there, so a prefixed reference could never be pulled.
+*/}}
+{{- define "common.thirdPartyImage" -}}
+{{- $registry := .Values.image.registry | default "" -}}
+{{- $tag := .Values.image.tag -}}
+{{- include "common.refuseLatest" (dict "tag" $tag "chart" .Chart.Name) -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" $registry) .Values.image.repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "common.pullPolicy" -}}
 {{- .Values.image.pullPolicy | default .Values.global.image.pullPolicy | default "IfNotPresent" -}}
 {{- end -}}
