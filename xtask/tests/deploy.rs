@@ -545,3 +545,28 @@ fn another_cluster_pulls_only_the_project_s_images_from_its_registry() {
         "{images:?}"
     );
 }
+
+/// The images are for the cluster's nodes, and their tag says so: `--skip-build` deploys the tag
+/// `images` gave them (`-arm64` on arm64 nodes), not the bare commit, which names no image there.
+#[test]
+fn skip_build_deploys_the_tag_images_gave_the_nodes_architecture() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_NODE_ARCH", "arm64").set("FAKE_PODS", "imagepull");
+    let output = fakes.xtask(&["deploy", "--skip-build", "--timeout", "10m"]);
+    let _ = failure(&output);
+    let upgrade = &fakes.calls()[position(&fakes, "helm upgrade --install")];
+    let tag = upgrade
+        .split("global.image.tag=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no tag set: {upgrade}"));
+    assert!(tag.ends_with("-arm64"), "{upgrade}");
+    assert!(
+        !fakes
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("docker") && c.contains(" build ")),
+        "--skip-build built: {:#?}",
+        fakes.calls()
+    );
+}

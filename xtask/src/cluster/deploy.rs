@@ -24,9 +24,10 @@ use anyhow::{Context as _, bail};
 use serde_json::json;
 
 use crate::chart;
+use crate::cluster::images::Binaries;
 use crate::cluster::rollout;
 use crate::exec::Command;
-use crate::flags::{DeployArgs, ImagesArgs, Load};
+use crate::flags::{DeployArgs, ImagesArgs, Load, Platform};
 use crate::project::target_dir;
 use crate::tools::helm::{self, Helm};
 use crate::tools::kubectl::Kubectl;
@@ -144,10 +145,14 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
     }
     let snapshot = phases.run("snapshot", || snapshot(&helm, &kubectl, &target))?;
     let tag = phases.run("images", || {
+        // The images are for the cluster's nodes, whatever this machine is (an arm64 laptop
+        // deploying to amd64 nodes, or the reverse): asked once, for the build and the tag.
+        let platform = Platform::from_arch(&crate::tools::kubectl::node_architecture(Some(&target.context))?)?;
         if args.skip_build {
-            return crate::tools::git::TreeState::read().map(|t| t.tag());
+            let tree = crate::tools::git::TreeState::read()?;
+            return Ok(crate::cluster::images::tag_for(&tree, platform, Binaries::Shipped));
         }
-        crate::cluster::images::build_and_ship(&images_args(&target))
+        crate::cluster::images::build_and_ship(&images_args(&target, platform))
     })?;
     phases.run("chart", || {
         helm.command(["dependency", "build", &chart::chart_dir().to_string_lossy()])
@@ -230,12 +235,12 @@ fn upgrade_command(helm: &Helm, target: &Target, values: &[PathBuf], sets: &[Str
     helm.upgrade_install(&target.release, &chart::chart_dir(), &target.namespace, values, sets)
 }
 
-fn images_args(target: &Target) -> ImagesArgs {
+fn images_args(target: &Target, platform: Platform) -> ImagesArgs {
     ImagesArgs {
         services: Vec::new(),
         prebuilt: false,
         in_docker: false,
-        platform: None,
+        platform: Some(platform),
         load: if target.real.is_some() {
             Load::None
         } else {

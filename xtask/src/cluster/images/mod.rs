@@ -165,18 +165,25 @@ pub fn repository(service: &Service, registry: Option<&str>) -> String {
 }
 
 impl Request {
-    /// The tag of every image of this request: the tree's, plus what else makes the image differ.
+    /// The tag of every image of this request.
     pub fn tag(&self) -> String {
-        let mut tag = self.tree.tag();
-        if self.platform != Platform::Amd64 {
-            tag.push('-');
-            tag.push_str(self.platform.arch());
-        }
-        if self.binaries == Binaries::Debug {
-            tag.push_str("-debug");
-        }
-        tag
+        tag_for(&self.tree, self.platform, self.binaries)
     }
+}
+
+/// The tag images of `tree` get: the tree's (its commit, and a hash of uncommitted changes), plus
+/// what else makes an image differ: `-arm64` for arm64, `-debug` for the tests' debug binaries.
+/// `deploy --skip-build` deploys this same tag without building it.
+pub fn tag_for(tree: &TreeState, platform: Platform, binaries: Binaries) -> String {
+    let mut tag = tree.tag();
+    if platform != Platform::Amd64 {
+        tag.push('-');
+        tag.push_str(platform.arch());
+    }
+    if binaries == Binaries::Debug {
+        tag.push_str("-debug");
+    }
+    tag
 }
 
 pub fn run(args: &ImagesArgs) -> anyhow::Result<()> {
