@@ -570,3 +570,32 @@ fn skip_build_deploys_the_tag_images_gave_the_nodes_architecture() {
         fakes.calls()
     );
 }
+
+/// What passes with time is waited for, as `kubectl rollout status` waits: PostgreSQL's pull
+/// refused once by Docker Hub's rate limit (the kubelet retries), the backend crash-looping once
+/// while its database starts. A first install is not uninstalled over either; the rollout
+/// finishes and verify goes on to its smoke suite.
+#[test]
+fn a_rate_limited_pull_and_an_early_restart_are_waited_out_not_undone() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for scenario in ["pullonce", "crashonce"] {
+        let mut fakes = Fakes::new();
+        fakes
+            .set("FAKE_PODS", scenario)
+            .set("FAKE_FORWARD_PORT", &closed.to_string());
+        let output = fakes.xtask(&["deploy", "--timeout", "60s"]);
+        let err = failure(&output);
+        assert!(
+            !err.contains("the rollout cannot succeed") && !err.contains("uninstalling"),
+            "{scenario}: {err}"
+        );
+        assert!(
+            err.contains("checks failed against"),
+            "{scenario}: verify reached its smoke suite: {err}"
+        );
+    }
+}

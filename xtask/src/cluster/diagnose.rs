@@ -122,7 +122,7 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<()> {
             "pods": findings.pods,
             "problems": findings.problems.iter().map(|(p, logs)| json!({
                 "pod": p.pod, "container": p.container, "kind": format!("{:?}", p.kind),
-                "fatal": p.kind.fatal(), "message": p.message, "fix": p.fix, "logs": logs,
+                "fatal": p.hopeless, "message": p.message, "fix": p.fix, "logs": logs,
             })).collect::<Vec<Value>>(),
             "assistants": assistants.iter().map(|(name, answer)| json!({
                 "name": name,

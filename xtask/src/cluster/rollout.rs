@@ -33,7 +33,7 @@ pub fn watch(
         let pods = kubectl.list("pods", Some(&selector))?;
         let events = kubectl.list("events", None).unwrap_or_else(|_| json!({"items": []}));
         let problems = status_check::examine(&pods, &events, profile);
-        if let Some(fatal) = problems.iter().find(|p| p.kind.fatal()) {
+        if let Some(fatal) = problems.iter().find(|p| p.hopeless) {
             let logs = match (&fatal.kind, &fatal.container) {
                 (status_check::Kind::CrashLoop, Some(c)) => kubectl.logs(&fatal.pod, c, 20, true).unwrap_or_default(),
                 _ => String::new(),

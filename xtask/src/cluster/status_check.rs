@@ -1,9 +1,12 @@
 //! Pod states turned into messages a person can act on, as Skaffold's status check does: from
 //! `kubectl get pods -o json` and `kubectl get events -o json`, each problem with its pod, what
-//! is wrong, and what to do. Some problems never fix themselves (an image that is not there, a
-//! crash loop, a missing Secret): `deploy` fails on them at once instead of waiting out its
-//! timeout. Others (scheduling, a probe not yet passing) may pass, and are reported only at the
-//! deadline.
+//! is wrong, and what to do. Some problems never fix themselves (an image or tag the registry does
+//! not have, a pull it is refused, a missing Secret, a container that keeps crashing): `deploy`
+//! fails on them at once instead of waiting out its timeout. Others pass with time, and are
+//! reported only at the deadline, as `kubectl rollout status` waits them out: scheduling, a probe
+//! not yet passing, a pull that failed for a passing reason (Docker Hub's `toomanyrequests`, a
+//! timeout; the kubelet retries with back-off), and the first few restarts of a container whose
+//! dependency is still starting (a service before its database).
 
 use std::fmt;
 
@@ -25,18 +28,34 @@ pub enum Kind {
     Failed,
 }
 
-impl Kind {
-    /// Whether waiting longer cannot help.
-    pub fn fatal(self) -> bool {
-        matches!(self, Kind::ImagePull | Kind::CrashLoop | Kind::Config | Kind::Failed)
-    }
-}
+/// Restarts after which a crash loop counts as hopeless. The kubelet waits 10 s, 20 s, 40 s…
+/// between them (`pkg/kubelet/kuberuntime`, `backOffPeriod`), so three restarts span over a minute
+/// of the container's life: longer than a dependency of this release takes to start (PostgreSQL
+/// initialising its volume), shorter than any rollout deadline worth waiting out.
+pub const HOPELESS_RESTARTS: u64 = 3;
+
+/// What a failed pull says when pulling again cannot help: the image or tag does not exist, or
+/// the registry refuses this cluster (the messages of containerd, CRI-O and Docker's registry
+/// client as the kubelet passes them on).
+const HOPELESS_PULLS: [&str; 9] = [
+    "not found",
+    "manifest unknown",
+    "does not exist",
+    "pull access denied",
+    "unauthorized",
+    "authentication required",
+    "denied",
+    "invalid reference format",
+    "repository name must",
+];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub pod: String,
     pub container: Option<String>,
     pub kind: Kind,
+    /// Waiting longer cannot help: the deploy fails at once.
+    pub hopeless: bool,
     /// What is wrong, in the cluster's own words where it has them.
     pub message: String,
     /// What to do about it.
@@ -102,6 +121,7 @@ fn unschedulable(pod: &Value, name: &str) -> Option<Problem> {
         pod: name.to_string(),
         container: None,
         kind: Kind::Unschedulable,
+        hopeless: false,
         message: format!("cannot be scheduled: {message}"),
         fix: if message.contains("Insufficient") {
             "give the cluster more CPU or memory (minikube start --cpus/--memory), or lower the chart's resources.requests".into()
@@ -114,11 +134,12 @@ fn unschedulable(pod: &Value, name: &str) -> Option<Problem> {
 fn container_problem(pod: &Value, name: &str, status: &Value, warning: Option<&str>, profile: &str) -> Option<Problem> {
     let container = status["name"].as_str().unwrap_or("?").to_string();
     let image = status["image"].as_str().unwrap_or("?");
-    let problem = |kind, message: String, fix: String| {
+    let problem = |kind, hopeless, message: String, fix: String| {
         Some(Problem {
             pod: name.to_string(),
             container: Some(container.clone()),
             kind,
+            hopeless,
             message,
             fix,
         })
@@ -136,11 +157,34 @@ fn container_problem(pod: &Value, name: &str, status: &Value, warning: Option<&s
             } else {
                 format!("check that {image} exists in its registry and that the cluster may pull it (imagePullSecrets)")
             };
-            return problem(Kind::ImagePull, format!("{reason}: {image}{}", suffix(&detail)), fix);
+            // The back-off's own message ("Back-off pulling image …") does not say why; the
+            // kubelet's Warning event (`Failed to pull image …: <the runtime's error>`) does.
+            let why = format!("{detail} {}", warning.unwrap_or("")).to_lowercase();
+            // One of the project's images without a registry exists only where `images --load`
+            // put it: no registry has it to pull.
+            let project_image = image.trim_start_matches("docker.io/library/").starts_with("todo-");
+            let hopeless = matches!(reason, "ErrImageNeverPull" | "InvalidImageName")
+                || (local && project_image)
+                || HOPELESS_PULLS.iter().any(|sign| why.contains(sign));
+            let (detail, fix) = if hopeless {
+                (detail, fix)
+            } else {
+                (
+                    format!("{detail}; the kubelet retries with back-off"),
+                    format!("if it goes on, {fix}"),
+                )
+            };
+            return problem(
+                Kind::ImagePull,
+                hopeless,
+                format!("{reason}: {image}{}", suffix(&detail)),
+                fix,
+            );
         }
         "CreateContainerConfigError" | "CreateContainerError" => {
             return problem(
                 Kind::Config,
+                true,
                 format!("{reason}{}", suffix(&detail)),
                 "create the Secret or ConfigMap it names in the release's namespace, or fix the value that names it"
                     .into(),
@@ -155,12 +199,13 @@ fn container_problem(pod: &Value, name: &str, status: &Value, warning: Option<&s
             } else {
                 format!("read why it exits: kubectl logs {name} -c {container} --previous")
             };
+            let restarts = status["restartCount"].as_u64().unwrap_or(0);
+            // Out of memory is not a dependency still starting: it ends the same way each time.
+            let hopeless = why == "OOMKilled" || restarts >= HOPELESS_RESTARTS;
             return problem(
                 Kind::CrashLoop,
-                format!(
-                    "CrashLoopBackOff: exits with code {code} ({why}), restarted {} times",
-                    status["restartCount"]
-                ),
+                hopeless,
+                format!("CrashLoopBackOff: exits with code {code} ({why}), restarted {restarts} times"),
                 fix,
             );
         }
@@ -173,6 +218,7 @@ fn container_problem(pod: &Value, name: &str, status: &Value, warning: Option<&s
     {
         return problem(
             Kind::Failed,
+            true,
             format!(
                 "exited with code {code} ({})",
                 terminated["reason"].as_str().unwrap_or("Error")
@@ -187,6 +233,7 @@ fn container_problem(pod: &Value, name: &str, status: &Value, warning: Option<&s
             .map_or_else(|| "its readiness probe has not passed yet".to_string(), str::to_string);
         return problem(
             Kind::Unready,
+            false,
             format!("running but not ready: {probe}"),
             format!(
                 "check the readinessProbe's path and port, and what the service logs: kubectl logs {name} -c {container}"
@@ -290,7 +337,7 @@ mod tests {
         let found = examine(&pods, &events(vec![]), "minikube");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, Kind::ImagePull);
-        assert!(found[0].kind.fatal());
+        assert!(found[0].hopeless);
         assert!(
             found[0].message.contains("ImagePullBackOff: todo-backend:0123456789ab"),
             "{}",
@@ -309,6 +356,64 @@ mod tests {
             .replace("todo-backend:0123456789ab", "ghcr.io/me/todo-backend:0123456789ab");
         let found = examine(&serde_json::from_str(&remote).unwrap(), &events(vec![]), "minikube");
         assert!(found[0].fix.contains("exists in its registry"), "{}", found[0]);
+    }
+
+    /// A pull that fails for a passing reason is waited out (the kubelet retries); one the
+    /// registry answers "no such image" or "denied" to is not.
+    #[test]
+    fn a_passing_pull_failure_is_waited_out_and_a_missing_image_is_not() {
+        let pods = json!({"items": [pod("todo-chatbot-postgresql-0", json!({
+            "phase": "Pending",
+            "containerStatuses": [{"name": "postgresql", "image": "postgres:17.6", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"postgres:17.6\""}}}]
+        }))]});
+        let pulled = |why: &str| {
+            let events = events(vec![warning(
+                "todo-chatbot-postgresql-0",
+                "Failed",
+                &format!("Failed to pull image \"postgres:17.6\": {why}"),
+                "2026-12-01T10:00:03Z",
+            )]);
+            examine(&pods, &events, "minikube").remove(0)
+        };
+        let limited = pulled(
+            "failed to pull and unpack image \"docker.io/library/postgres:17.6\": unexpected status from HEAD request: 429 Too Many Requests: toomanyrequests: You have reached your unauthenticated pull rate limit",
+        );
+        assert!(!limited.hopeless, "{limited}");
+        assert!(limited.message.contains("the kubelet retries"), "{limited}");
+        assert!(!pulled("dial tcp: i/o timeout").hopeless);
+        for missing in [
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/postgres:17.6\": docker.io/library/postgres:17.6: not found",
+            "Error response from daemon: manifest for postgres:17.6 not found: manifest unknown: manifest unknown",
+            "pull access denied for postgres, repository does not exist or may require 'docker login'",
+        ] {
+            assert!(pulled(missing).hopeless, "{missing}");
+        }
+        // Without an event to say why, the project's own image, never pushed, cannot be pulled.
+        let ours = json!({"items": [pod("todo-chatbot-backend-1", json!({
+            "containerStatuses": [{"name": "backend", "image": "todo-backend:1", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ErrImagePull", "message": "pull failed"}}}]
+        }))]});
+        assert!(examine(&ours, &events(vec![]), "minikube")[0].hopeless);
+    }
+
+    /// A container that restarts while its database starts is waited for; one that has crashed
+    /// three times, or ran out of memory, is hopeless.
+    #[test]
+    fn early_restarts_are_waited_for_and_a_lasting_crash_loop_is_not() {
+        let crashing = |restarts: u64, why: &str| {
+            let pods = json!({"items": [pod("todo-chatbot-backend-1", json!({
+                "phase": "Running",
+                "containerStatuses": [{"name": "backend", "image": "todo-backend:1", "ready": false, "restartCount": restarts,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": why}}}]
+            }))]});
+            examine(&pods, &events(vec![]), "minikube").remove(0)
+        };
+        assert!(!crashing(1, "Error").hopeless);
+        assert!(!crashing(HOPELESS_RESTARTS - 1, "Error").hopeless);
+        assert!(crashing(HOPELESS_RESTARTS, "Error").hopeless);
+        assert!(crashing(1, "OOMKilled").hopeless);
     }
 
     #[test]
@@ -359,7 +464,7 @@ mod tests {
             "CreateContainerConfigError (secret \"todo-openai\" not found)"
         );
         assert_eq!(found[1].kind, Kind::Unschedulable);
-        assert!(!found[1].kind.fatal(), "scheduling may still succeed");
+        assert!(!found[1].hopeless, "scheduling may still succeed");
         assert_eq!(
             found[1].message,
             "cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu."
