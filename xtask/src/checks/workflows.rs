@@ -145,6 +145,29 @@ struct Step {
     name: Option<String>,
     #[serde(default)]
     run: Option<String>,
+    #[serde(default)]
+    uses: Option<String>,
+    #[serde(default)]
+    with: BTreeMap<String, serde_json::Value>,
+}
+
+/// The memory of the smallest runner `cluster.yml` may get: GitHub's standard Linux runner for a
+/// private repository has 7 GB (a public one 16 GB; "About GitHub-hosted runners", standard
+/// runners). Minikube refuses to start asking for more than the machine has
+/// (`RSRC_OVER_ALLOC_MEM`), and the runner's own cargo builds need what Minikube leaves.
+const SMALLEST_RUNNER_MB: u64 = 7 * 1024;
+/// What the runner keeps for itself beside Minikube: the xtask's and the services' builds.
+const RUNNER_OWN_MB: u64 = 3 * 1024;
+
+/// A memory size as setup-minikube takes it ("4096m", "4g", "4096"), in MiB.
+fn megabytes(size: &str) -> Option<u64> {
+    let size = size.trim().to_ascii_lowercase();
+    let (number, factor) = match size.strip_suffix(['g', 'm']) {
+        Some(number) if size.ends_with('g') => (number, 1024),
+        Some(number) => (number, 1),
+        None => (size.as_str(), 1),
+    };
+    number.trim_end_matches('b').parse::<u64>().ok().map(|n| n * factor)
 }
 
 pub fn parse(text: &str) -> anyhow::Result<Workflow> {
@@ -393,6 +416,22 @@ fn check_cluster(workflow: &Workflow, calls: &[Call]) -> Vec<String> {
             "cluster.yml's matrix.helm is {helms:?}, but the chart is checked with {pinned:?} (xtask/src/checks/pinned_helm.rs)"
         ));
     }
+    for step in workflow.jobs.values().flat_map(|job| &job.steps) {
+        if !step.uses.as_deref().is_some_and(|u| u.contains("setup-minikube")) {
+            continue;
+        }
+        let memory = step.with.get("memory").and_then(|m| m.as_str().map(str::to_string));
+        match memory.as_deref().map(|m| (m, megabytes(m))) {
+            Some((_, Some(mb))) if mb + RUNNER_OWN_MB <= SMALLEST_RUNNER_MB => {}
+            Some((text, _)) => problems.push(format!(
+                "cluster.yml asks Minikube for {text} of memory: a {SMALLEST_RUNNER_MB} MiB runner keeps {RUNNER_OWN_MB} MiB for itself, so at most {}m",
+                SMALLEST_RUNNER_MB - RUNNER_OWN_MB
+            )),
+            None => problems.push(
+                "cluster.yml's setup-minikube step sets no memory: Minikube would size itself from the runner".into(),
+            ),
+        }
+    }
     let floor = format!("v{}", crate::checks::chart::OLDEST_KUBERNETES);
     let kubernetes = matrix("kubernetes");
     if kubernetes.first() != Some(&floor) || kubernetes.len() < 2 {
@@ -499,6 +538,29 @@ mod tests {
         assert!(found[0].contains("`cargo xtask verify --bogus`"), "{found:?}");
     }
 
+    /// A private repository's runner has 7 GB: Minikube may not ask for 8 GiB there.
+    #[test]
+    fn minikube_fits_the_smallest_runner() {
+        assert_eq!(megabytes("4096m"), Some(4096));
+        assert_eq!(megabytes("4g"), Some(4096));
+        assert_eq!(megabytes("3072"), Some(3072));
+        let text = workflow_text("cluster.yml");
+        let memory = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("memory: "))
+            .expect("cluster.yml sets Minikube's memory")
+            .to_string();
+        let too_much = text.replace(&format!("memory: {memory}"), "memory: 8192m");
+        let workflow = parse(&too_much).unwrap();
+        let found = check_cluster(&workflow, &xtask_calls(&workflow));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("asks Minikube for 8192m") && p.contains("at most 4096m")),
+            "{found:?}"
+        );
+    }
+
     #[test]
     fn the_cluster_matrix_and_path_are_held_to_the_checks_here() {
         let text = workflow_text("cluster.yml");
@@ -510,6 +572,7 @@ mod tests {
         let found = check_cluster(&workflow, &xtask_calls(&workflow));
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(found[0].contains("never runs cargo xtask rollback"), "{found:?}");
+        assert!(check_cluster(&parse(&text).unwrap(), &xtask_calls(&parse(&text).unwrap())).is_empty());
         assert!(
             found[1].contains(
                 "matrix.helm is [\"v3.17.0\", \"v4.1.4\"], but the chart is checked with [\"v3.18.0\", \"v4.1.4\"]"
