@@ -159,3 +159,36 @@ fn missing_required_tools_each_block_with_an_install_hint() {
         assert!(found["fix"].as_str().unwrap().contains(hint), "{found}");
     }
 }
+
+/// Minikube on a VM driver has a Docker daemon of its own, which `images --load minikube` builds
+/// into through `minikube docker-env`: a host without one is ready. Before the cluster exists
+/// it may go either way, so it warns with both ways out; on the docker driver it blocks.
+#[test]
+fn a_vm_driver_needs_no_docker_daemon_on_the_host() {
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_DOCKER_DOWN", "1").set("FAKE_MINIKUBE_DRIVER", "kvm2");
+    let (ok, report, _) = doctor_json(&fakes);
+    let daemon = find(&report, "docker daemon");
+    assert_eq!(daemon["level"], "ok", "{daemon}");
+    assert!(
+        daemon["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Minikube's own (kvm2 driver)"),
+        "{daemon}"
+    );
+    assert!(ok, "{report}");
+
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_DOCKER_DOWN", "1").set("FAKE_MINIKUBE", "missing");
+    let (_, report, _) = doctor_json(&fakes);
+    let daemon = find(&report, "docker daemon");
+    assert_eq!(daemon["level"], "warn", "{daemon}");
+    assert!(daemon["fix"].as_str().unwrap().contains("--driver=kvm2"), "{daemon}");
+
+    let mut fakes = Fakes::new();
+    fakes.set("FAKE_DOCKER_DOWN", "1");
+    let (ok, report, _) = doctor_json(&fakes);
+    assert_eq!(find(&report, "docker daemon")["level"], "fail");
+    assert!(!ok);
+}

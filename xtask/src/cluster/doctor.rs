@@ -107,7 +107,10 @@ pub fn examine(profile: Option<&str>) -> Vec<Finding> {
         let helm = scope.spawn(check_helm);
         let optional = scope.spawn(check_optional);
         let mut findings = Vec::new();
-        let (docker_findings, docker_root) = docker.join().unwrap_or_else(|_| (vec![panicked("docker")], None));
+        let (mut docker_findings, docker_root) = docker.join().unwrap_or_else(|_| (vec![panicked("docker")], None));
+        if let Some(profile) = profile {
+            spare_the_vm_driver(&mut docker_findings, &Minikube::new(profile));
+        }
         findings.extend(docker_findings);
         findings.extend(minikube.join().unwrap_or_else(|_| vec![panicked("minikube")]));
         findings.extend(kubectl.join().unwrap_or_else(|_| vec![panicked("kubectl")]));
@@ -160,6 +163,42 @@ fn check_docker() -> (Vec<Finding>, Option<PathBuf>) {
         }
     };
     (findings, root)
+}
+
+/// Without a Docker daemon on this host, Minikube on a VM driver (kvm2, qemu, hyperkit, vfkit,
+/// …) with the Docker runtime still gives the images one: its own, through `minikube
+/// docker-env`, which `images --load minikube` builds into. The docker driver (the node is a
+/// container of this host's Docker) and the other runtimes need the host's. A profile that
+/// does not exist yet may go either way: `minikube start` picks a VM driver when no Docker runs.
+fn spare_the_vm_driver(findings: &mut [Finding], cluster: &Minikube) {
+    let Some(daemon) = findings
+        .iter_mut()
+        .find(|f| f.check == "docker daemon" && f.level == Level::Fail)
+    else {
+        return;
+    };
+    match cluster.config() {
+        Ok(Some(config)) if config.is_vm() && config.runtime == "docker" => {
+            daemon.level = Level::Ok;
+            daemon.detail = format!(
+                "none on this host; Minikube's own ({} driver) builds the images through `minikube -p {} docker-env`",
+                config.driver, cluster.profile
+            );
+            daemon.fix = String::new();
+        }
+        Ok(None) => {
+            daemon.level = Level::Warn;
+            daemon.detail = format!(
+                "none on this host ({}); a Minikube started on a VM driver brings its own",
+                daemon.detail
+            );
+            daemon.fix = format!(
+                "start Docker, or create the cluster on a VM driver first: minikube start -p {} --driver=kvm2 (or qemu2, hyperkit, vfkit)",
+                cluster.profile
+            );
+        }
+        _ => {}
+    }
 }
 
 fn check_minikube(cluster: &Minikube) -> Vec<Finding> {

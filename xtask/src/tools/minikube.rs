@@ -51,6 +51,43 @@ pub enum DockerEnv {
     Unsuitable(String),
 }
 
+/// How a profile runs, as `minikube profile list -o json` reports it (`config.ClusterConfig`'s
+/// `Driver` and `KubernetesConfig.ContainerRuntime`, minikube `pkg/minikube/config/types.go`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileConfig {
+    /// docker, podman, kvm2, qemu2, hyperkit, vfkit, virtualbox, hyperv, …
+    pub driver: String,
+    /// docker, containerd or crio.
+    pub runtime: String,
+}
+
+impl ProfileConfig {
+    /// A driver that runs the node in a VM of its own, with its own Docker daemon when the
+    /// runtime is docker: `minikube docker-env` then gives the host a daemon it may not have.
+    pub fn is_vm(&self) -> bool {
+        !matches!(self.driver.as_str(), "docker" | "podman" | "none" | "ssh")
+    }
+}
+
+/// The profile named `name` in `minikube profile list -o json` output (`{"invalid":[…],
+/// "valid":[{"Name":…,"Config":{"Driver":…,"KubernetesConfig":{"ContainerRuntime":…}}}]}`, minikube
+/// `cmd/minikube/cmd/config/profile_list.go`); `None` when no valid profile has that name.
+pub fn parse_profile(json: &str, name: &str) -> anyhow::Result<Option<ProfileConfig>> {
+    let listed: Value = serde_json::from_str(json.trim()).context("`minikube profile list -o json` printed no JSON")?;
+    Ok(listed["valid"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["Name"] == name)
+        .map(|p| ProfileConfig {
+            driver: p["Config"]["Driver"].as_str().unwrap_or("").to_string(),
+            runtime: p["Config"]["KubernetesConfig"]["ContainerRuntime"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        }))
+}
+
 impl Minikube {
     pub fn new(profile: &str) -> Minikube {
         Minikube {
@@ -100,6 +137,17 @@ impl Minikube {
             .into_iter()
             .map(|(name, addon)| (name, addon["Status"] == "enabled"))
             .collect())
+    }
+
+    /// This profile's driver and container runtime; `None` when it does not exist yet. `--light`
+    /// skips asking each cluster for its status, which this does not need.
+    pub fn config(&self) -> anyhow::Result<Option<ProfileConfig>> {
+        let command = Command::new("minikube").args(["profile", "list", "-o", "json", "--light"]);
+        let output = command.output()?;
+        if !output.success() {
+            bail!("`{command}` failed ({}): {}", output.exit(), output.last_error_line());
+        }
+        parse_profile(&output.stdout, &self.profile)
     }
 
     pub fn docker_env_command(&self) -> Command {

@@ -214,7 +214,19 @@ pub fn build_and_ship(args: &ImagesArgs) -> anyhow::Result<String> {
                 "# asking minikube for its Docker daemon: {}",
                 cluster.docker_env_command()
             );
-            match cluster.docker_env()? {
+            // minikube answers docker-env for the containerd runtime too (1.38, docker driver), by
+            // starting nerdctld, a partial Docker API over SSH that it calls "highly
+            // experimental" (minikube cmd/minikube/cmd/docker-env.go); with CRI-O it refuses.
+            // Only a Docker runtime is a Docker daemon to build into; otherwise build here and
+            // `minikube image load`, which every runtime takes.
+            let runtime = cluster.config().ok().flatten().map(|c| c.runtime);
+            let env = match runtime.as_deref() {
+                Some(runtime) if runtime != "docker" => {
+                    DockerEnv::Unsuitable(format!("its container runtime is {runtime}"))
+                }
+                _ => cluster.docker_env()?,
+            };
+            match env {
                 DockerEnv::Ready(env) => Docker::with_env(env),
                 DockerEnv::Unsuitable(why) => {
                     eprintln!(
