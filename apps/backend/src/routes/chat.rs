@@ -29,7 +29,7 @@ pub struct ChatRequest {
         example = "add buy milk",
         min_length = 1,
         max_length = 4000,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$"
     )]
     pub message: String,
     /// The user's IANA time zone; the document lists every accepted name (`openapi::TimeZones`).

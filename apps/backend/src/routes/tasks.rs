@@ -32,7 +32,7 @@ pub struct ListParams {
         required = false,
         min_length = 1,
         max_length = 30,
-        pattern = r#"^[^\s\u0000-\u001f\u007f-\u009f\ufeff"\\,#][^\s\u0000-\u001f\u007f-\u009f\ufeff"\\,]*$"#
+        pattern = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,]*$"#
     )]
     pub tag: Option<String>,
     /// Tasks due before this instant (RFC 3339).
@@ -75,7 +75,7 @@ pub struct CreateTask {
         example = "Buy milk",
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$"
     )]
     pub title: String,
     /// At most 1000 characters; blank or null means none.
@@ -100,7 +100,7 @@ pub struct CreateTask {
     min_length = 1,
     max_length = 30,
     example = "groceries",
-    pattern = r#"^[^\s\u0000-\u001f\u007f-\u009f\ufeff"\\,#][^\s\u0000-\u001f\u007f-\u009f\ufeff"\\,]*$"#
+    pattern = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,]*$"#
 )]
 #[allow(dead_code)]
 pub struct Tag(String);
@@ -114,7 +114,7 @@ pub struct Tag(String);
 pub struct UpdateTask {
     /// 1 to 200 characters, not all white space; stored trimmed.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$")]
     pub title: Option<String>,
     /// At most 1000 characters.
     #[serde(default, deserialize_with = "present")]

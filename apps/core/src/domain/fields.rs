@@ -70,11 +70,11 @@ impl Priority {
 }
 
 /// The characters a tag may hold (`TAG_PATTERN` in the OpenAPI document): anything but white
-/// space (as `\s` reads it, see `trim_blank`), control characters, `"`, `\` and `,`; and not `#`
+/// space (every character `trim_blank` trims, listed rather than written `\s`, as in
+/// `TEXT_PATTERN`), control characters, `"`, `\` and `,`; and not `#`
 /// first (clients drop the `#` of `#work`). JSON escapes none of these, so the stored list holds
 /// `"work"` for the tag `work` and a filter can match exactly that.
-pub const TAG_PATTERN: &str =
-    r#"^[^\s\u0000-\u001f\u007f-\u009f\ufeff"\\,#][^\s\u0000-\u001f\u007f-\u009f\ufeff"\\,]*$"#;
+pub const TAG_PATTERN: &str = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,]*$"#;
 
 fn tag_char(c: char) -> bool {
     !(c.is_whitespace()

@@ -123,18 +123,26 @@ impl StatusFilter {
     }
 }
 
-/// `raw` without the white space around it, white space being what the OpenAPI document's `\S`
-/// patterns mean by it in the tools that check the document: Unicode's, the four information
-/// separators U+001C–U+001F (which Python's regular expressions count too) and U+FEFF
-/// (ECMAScript's). So a text those patterns call blank is refused as blank here.
+/// `raw` without the white space around it, white space being every character any tool that
+/// checks the OpenAPI document counts as such: Unicode's, the four information separators
+/// U+001C–U+001F (which Python's regular expressions count too) and U+FEFF (ECMAScript's).
+/// `TEXT_PATTERN` lists exactly these, so a text the document calls blank is refused as blank.
 pub fn trim_blank(raw: &str) -> &str {
-    raw.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c) || c == '\u{feff}')
+    raw.trim_matches(is_blank)
+}
+
+/// One character `trim_blank` trims.
+pub fn is_blank(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c) || c == '\u{feff}'
 }
 
 /// The text patterns of the OpenAPI document (`TEXT_PATTERN`, `NO_NUL_PATTERN`): the NUL
 /// character is refused everywhere, since PostgreSQL's text cannot hold it; the others must not be
-/// blank.
-pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+/// blank. "Blank" is spelled out as the very characters `trim_blank` trims rather than as `\s`,
+/// which each regular-expression engine reads its own way (ECMAScript's leaves out U+0085,
+/// Python's ASCII mode everything past U+007F): a fuzzer generating from the document once sent
+/// U+0085 as a valid message, which the backend refused as blank.
+pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$";
 pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
 pub(crate) fn refuse_nul(field: &'static str, raw: &str) -> Result<(), ValidationError> {
@@ -378,6 +386,31 @@ pub fn validate_name(raw: &str) -> Result<String, ValidationError> {
 
 #[cfg(test)]
 mod tests {
+    /// The document's patterns and the validation agree on every character, as any regular
+    /// expression engine reads the patterns: they list characters, never a class like `\s`.
+    #[test]
+    fn the_text_and_tag_patterns_accept_exactly_what_validation_accepts() {
+        let text = regex::Regex::new(TEXT_PATTERN).unwrap();
+        let tag = regex::Regex::new(TAG_PATTERN).unwrap();
+        assert!(!TEXT_PATTERN.contains("\\s") && !TAG_PATTERN.contains("\\s"));
+        let every = (0u32..0x3100).chain(0xfe00..0x10000).chain([0x1f600, 0x10ffff]);
+        for c in every.filter_map(char::from_u32) {
+            let one = c.to_string();
+            assert_eq!(
+                text.is_match(&one),
+                c != '\0' && !is_blank(c),
+                "TEXT_PATTERN and trim_blank disagree on U+{:04X}",
+                c as u32
+            );
+            assert_eq!(
+                tag.is_match(&one),
+                validate_tag("tag", &one).is_ok(),
+                "TAG_PATTERN and validate_tag disagree on U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
