@@ -117,21 +117,39 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
+/// One request, as a client that honours 503 + `Retry-After` sends it: the backend answers
+/// `busy` (its bounded password-hashing queue) or `database_unavailable` for a moment on a
+/// machine loaded by other work, and says when to come back. A few tries, then the answer.
 fn call(base: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"));
-    let request = match token {
-        Some(token) => request.header("authorization", format!("Bearer {token}")),
-        None => request,
-    };
     let body = body.map_or_else(String::new, |b| b.to_string());
-    let mut response = agent()
-        .run(request.header("content-type", "application/json").body(body).unwrap())
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    let mut tries = 0;
+    loop {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"));
+        let request = match token {
+            Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        };
+        let mut response = agent()
+            .run(request.header("content-type", "application/json").body(body.clone()).unwrap())
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        tries += 1;
+        match retry_after {
+            Some(seconds) if status == 503 && tries < 5 => {
+                eprintln!("{method} {path}: 503 {text}; again in {seconds} s");
+                std::thread::sleep(Duration::from_secs(seconds.clamp(1, 5)));
+            }
+            _ => return (status, serde_json::from_str(&text).unwrap_or(Value::String(text))),
+        }
+    }
 }
 
 impl User {
