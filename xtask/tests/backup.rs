@@ -132,7 +132,12 @@ fn call(base: &str, method: &str, path: &str, token: Option<&str>, body: Option<
             None => request,
         };
         let mut response = agent()
-            .run(request.header("content-type", "application/json").body(body.clone()).unwrap())
+            .run(
+                request
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .unwrap(),
+            )
             .unwrap();
         let status = response.status().as_u16();
         let retry_after = response

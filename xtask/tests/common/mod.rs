@@ -128,6 +128,32 @@ impl Fakes {
     }
 }
 
+/// A loopback port nothing listens on. Behind a fake port-forward the smoke suite fails there,
+/// which shows that a deploy or verify got past its rollout and pod checks.
+pub fn closed_port() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string()
+}
+
+/// What a deploy or verify said that failed only at its smoke suite (forwarded to
+/// `closed_port`): not at the rollout, not at the pods.
+pub fn reached_the_smoke_suite(what: &str, err: &str) {
+    assert!(
+        !err.contains("the rollout cannot succeed")
+            && !err.contains("pods not healthy")
+            && !err.contains("uninstalling"),
+        "{what}: {err}"
+    );
+    assert!(
+        err.contains("checks failed against"),
+        "{what}: verify reached its smoke suite: {err}"
+    );
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
