@@ -2,7 +2,10 @@
 //!
 //! The request is forwarded as it came (method, path, query, headers but hop-by-hop ones, body up
 //! to the API's own limit) and the answer streamed back. A backend that cannot be reached answers
-//! 502 and one that does not answer in time 504, both as JSON errors.
+//! 502 and one that does not answer in time 504, both as JSON errors. A path with a dot segment
+//! is refused (400): the URL the backend is asked for is resolved as URLs are (WHATWG), so
+//! `/api/../metrics`, `/api/%2e%2e/metrics` or `/api\..\metrics` would reach the backend's
+//! `/metrics`, `/openapi.json` and `/docs` through the public service.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -81,8 +84,26 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
+/// Whether resolving `path` as a URL would move it: a `.` or `..` segment, written plainly or
+/// percent-encoded (`%2e`, `%2E`), between `/` or `\\` (which URL parsing of an http URL reads
+/// as `/`, WHATWG URL "path state").
+fn has_dot_segment(path: &str) -> bool {
+    path.split(['/', '\\']).any(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        decoded == "." || decoded == ".."
+    })
+}
+
 pub async fn forward(State(backend): State<Backend>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    if has_dot_segment(parts.uri.path()) {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            "a path under /api may not hold `.` or `..` segments",
+        )
+        .into_response();
+    }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{path}", backend.url);
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
@@ -135,6 +156,35 @@ pub async fn forward(State(backend): State<Backend>, request: Request) -> Respon
                 "the server cannot be reached right now",
             )
             .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_dot_segment;
+
+    #[test]
+    fn dot_segments_are_found_however_they_are_written() {
+        for leaving in [
+            "/api/../metrics",
+            "/api/%2e%2e/metrics",
+            "/api/%2E%2e/openapi.json",
+            "/api/./../docs/",
+            "/api/u1/tasks/..",
+            "/api\\..\\metrics",
+            "/api/%2e",
+        ] {
+            assert!(has_dot_segment(leaving), "{leaving}");
+        }
+        for staying in [
+            "/api/u1/tasks",
+            "/api/u1/tasks/7",
+            "/api/auth/sign-in",
+            "/api/a..b/c.d",
+            "/api/...",
+        ] {
+            assert!(!has_dot_segment(staying), "{staying}");
         }
     }
 }

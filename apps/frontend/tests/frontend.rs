@@ -194,3 +194,40 @@ async fn an_unreachable_backend_is_a_json_502_and_not_ready() {
         200
     );
 }
+
+/// What `curl --path-as-is` sends: a path that leaves `/api` once resolved is refused before
+/// anything reaches the backend (which would have been asked for its `/metrics`, say), and a
+/// plain `/api` path still goes through. Raw HTTP: an HTTP client resolves dot segments itself.
+#[tokio::test]
+async fn a_path_that_walks_out_of_api_is_refused_and_never_forwarded() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let (backend, seen) = recording_backend().await;
+    let url = frontend(&backend).await;
+    let address = url.trim_start_matches("http://").to_string();
+    let raw = |path: &'static str| {
+        let address = address.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            answer
+        }
+    };
+    for path in [
+        "/api/../metrics",
+        "/api/%2e%2e/metrics",
+        "/api/%2E%2e/openapi.json",
+        "/api/./../docs/",
+    ] {
+        let answer = raw(path).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(answer.contains(r#""code":"bad_path""#), "{path}: {answer}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "reached the backend");
+    let answer = raw("/api/u1/tasks").await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(seen.lock().unwrap()[0].path_and_query, "/api/u1/tasks");
+}
