@@ -9,6 +9,7 @@ use todo_core::domain::UserZone;
 use todo_core::http::{ApiError, ApiJson, AuthUser};
 
 use crate::mcp::McpError;
+use crate::model::ModelError;
 use crate::runner::{Agent, Caller, HistoryMessage, Reply, Role, RunError};
 
 /// At most this many messages of history are read; the backend sends the last 20.
@@ -58,18 +59,33 @@ pub async fn respond(
         token: user.token.clone(),
         time_zone,
     };
-    let reply = state.agent.respond(&caller, &messages).await.map_err(|e| {
-        tracing::error!(error = %e, "agent run failed");
-        match e {
-            RunError::Mcp(McpError::Refused(_)) => ApiError::unauthorized(
-                "the token is no longer accepted (the account was deleted, or it expired): sign in again",
-            ),
-            RunError::Mcp(_) => ApiError::unavailable(e.to_string()),
-            RunError::ModelTimeout(_) => {
-                ApiError::new(http::StatusCode::GATEWAY_TIMEOUT, "model_timeout", e.to_string())
-            }
-            RunError::Model(_) => ApiError::new(http::StatusCode::BAD_GATEWAY, "model_error", e.to_string()),
-        }
-    })?;
+    let reply = state.agent.respond(&caller, &messages).await.map_err(public_error)?;
     Ok(ApiJson(reply))
+}
+
+/// What a failed run answers: the detail (internal URLs, library error chains, a provider's own
+/// words) goes to the log; the caller gets a fixed message per kind.
+fn public_error(error: RunError) -> ApiError {
+    tracing::error!(error = %error, "agent run failed");
+    match error {
+        RunError::Mcp(McpError::Refused(_)) => ApiError::unauthorized(
+            "the token is no longer accepted (the account was deleted, or it expired): sign in again",
+        ),
+        RunError::Mcp(_) => ApiError::unavailable("the task service cannot be reached right now"),
+        RunError::ModelTimeout(_) => ApiError::new(
+            http::StatusCode::GATEWAY_TIMEOUT,
+            "model_timeout",
+            "the language model took too long to answer",
+        ),
+        RunError::Model(ModelError::Unreachable(_)) => ApiError::new(
+            http::StatusCode::BAD_GATEWAY,
+            "model_error",
+            "the language model cannot be reached right now",
+        ),
+        RunError::Model(_) => ApiError::new(
+            http::StatusCode::BAD_GATEWAY,
+            "model_error",
+            "the language model failed to answer (the agent's log has the details)",
+        ),
+    }
 }

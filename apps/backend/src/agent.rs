@@ -59,18 +59,19 @@ impl AgentClient {
         if !status.is_success() {
             let body: Value = response.json().await.unwrap_or(Value::Null);
             let message = body["error"]["message"].as_str().unwrap_or("no details").to_string();
+            // The agent's own words stay in the log: the user gets one fixed message per kind.
             tracing::error!(%status, %message, "the agent answered an error");
             return Err(match status.as_u16() {
                 503 => ApiError::new(
                     status,
                     "agent_unavailable",
-                    format!("the assistant cannot work right now: {message}"),
+                    "the assistant cannot reach your tasks right now; try again shortly",
                 ),
                 504 => ApiError::new(status, "agent_timeout", "the assistant's language model took too long"),
                 _ => ApiError::new(
                     axum::http::StatusCode::BAD_GATEWAY,
                     "agent_error",
-                    format!("the assistant failed: {message}"),
+                    "the assistant failed to answer; try again shortly",
                 ),
             });
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use todo_core::auth::{JwksConfig, TokenConfig};
 use todo_core::config::{self, ConfigError, Env, ServiceConfig};
 use todo_core::db::DbOptions;
+use todo_core::http::TrustedProxies;
 
 use crate::throttle::Limits;
 
@@ -24,9 +25,9 @@ pub struct BackendConfig {
     pub agent_timeout: Duration,
     /// Sign-in and sign-up rate limits.
     pub limits: Limits,
-    /// How many proxies in front of the backend append to X-Forwarded-For and are trusted to
-    /// (the frontend is one; an ingress controller another). 0: the TCP peer is the client.
-    pub trusted_proxy_hops: usize,
+    /// The proxies in front of the backend whose X-Forwarded-For entry names the client (the
+    /// frontend's addresses). None: the TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
     /// Argon2 hashes that may run at once, and that may wait for a turn.
     pub password_workers: usize,
     pub password_queue: usize,
@@ -60,7 +61,7 @@ impl BackendConfig {
                 "a number of sign-ups (0 turns the limit off)",
             )),
         };
-        let trusted_proxy_hops = env.parse("TRUSTED_PROXY_HOPS", 0, "a number of proxies (0 when none)");
+        let trusted_proxies = config::trusted_proxies_from_env(&mut env);
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let password_workers = env.parse("PASSWORD_HASH_WORKERS", cpus, "a number of threads");
         let password_queue = env.parse(
@@ -77,7 +78,7 @@ impl BackendConfig {
             agent_url,
             agent_timeout,
             limits,
-            trusted_proxy_hops,
+            trusted_proxies,
             password_workers,
             password_queue,
         })

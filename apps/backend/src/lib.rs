@@ -32,7 +32,8 @@ pub async fn build(config: &BackendConfig) -> anyhow::Result<Router> {
         verifier,
         agent: agent::AgentClient::new(&config.agent_url, config.agent_timeout)?,
         passwords: Passwords::new(config.password_workers, config.password_queue),
-        throttle: throttle::Throttle::start(config.limits, config.trusted_proxy_hops),
+        throttle: throttle::Throttle::start(config.limits, config.trusted_proxies.clone()),
+        local_accounts: config.tokens.local_accounts,
     };
     Ok(router(state, config))
 }
@@ -41,6 +42,8 @@ pub fn router(state: AppState, config: &BackendConfig) -> Router {
     let api = Router::new()
         .route("/api/auth/sign-up", post(routes::auth::sign_up))
         .route("/api/auth/sign-in", post(routes::auth::sign_in))
+        .route("/api/auth/sign-out", post(routes::auth::sign_out))
+        .route("/api/auth/renew", post(routes::auth::renew))
         .route("/api/auth/me", get(routes::auth::me).delete(routes::auth::delete_me))
         .route(
             "/api/{user_id}/tasks",

@@ -11,7 +11,7 @@ use crate::routes::{auth, chat, tasks};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "todo-chatbot backend", description = "Accounts, tasks and chat for the todo-chatbot."),
-    paths(auth::sign_up, auth::sign_in, auth::me, auth::delete_me, tasks::list, tasks::create, tasks::get_one, tasks::update, tasks::patch, tasks::delete, tasks::toggle_complete, chat::send, chat::conversations, chat::messages),
+    paths(auth::sign_up, auth::sign_in, auth::sign_out, auth::renew, auth::me, auth::delete_me, tasks::list, tasks::create, tasks::get_one, tasks::update, tasks::patch, tasks::delete, tasks::toggle_complete, chat::send, chat::conversations, chat::messages),
     components(schemas(todo_core::http::ErrorBody, todo_core::http::ErrorDetail, todo_core::domain::Task, todo_core::domain::StatusFilter, todo_core::domain::Priority, todo_core::domain::TaskSort, todo_core::domain::SortOrder, tasks::Tag, todo_core::domain::Conversation, todo_core::domain::ChatMessage, todo_core::domain::ChatRole, chat::ChatRequest, chat::ChatResponse)),
     modifiers(&BearerAuth, &StandardErrors, &TimeZones),
     tags((name = "auth", description = "Accounts and tokens"), (name = "tasks", description = "The signed-in user's tasks"), (name = "chat", description = "Conversations with the assistant"))
@@ -167,7 +167,7 @@ fn retry_after() -> Header {
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
-    use todo_core::domain::{CURSOR_PATTERN, NO_NUL_PATTERN, TAG_PATTERN, TEXT_PATTERN};
+    use todo_core::domain::{CURSOR_PATTERN, NO_NUL_PATTERN, TAG_PATTERN, TEXT_PATTERN, TITLE_PATTERN};
 
     use super::*;
 
@@ -195,6 +195,7 @@ mod tests {
         for pattern in found {
             assert!(
                 pattern == TEXT_PATTERN
+                    || pattern == TITLE_PATTERN
                     || pattern == NO_NUL_PATTERN
                     || pattern == TAG_PATTERN
                     || pattern == CURSOR_PATTERN,
@@ -211,8 +212,12 @@ mod tests {
             assert!(put.get(status).is_some(), "PUT task does not declare {status}");
         }
         let sign_in = &document["paths"]["/api/auth/sign-in"]["post"]["responses"];
+        // Sign-in names no user, so its only 403 is local accounts being off.
         assert!(
-            sign_in.get("403").is_none() && sign_in.get("415").is_some(),
+            sign_in["403"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("local accounts"))
+                && sign_in.get("415").is_some(),
             "{sign_in}"
         );
         for status in ["429", "503"] {

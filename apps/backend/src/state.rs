@@ -16,6 +16,8 @@ pub struct AppState {
     pub agent: AgentClient,
     pub passwords: Passwords,
     pub throttle: Arc<Throttle>,
+    /// Whether sign-up and sign-in are on (off when an external issuer owns every account).
+    pub local_accounts: bool,
 }
 
 impl FromRef<AppState> for Arc<Throttle> {

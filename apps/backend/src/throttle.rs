@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use todo_core::http::ApiError;
+use todo_core::http::{ApiError, TrustedProxies};
 
 /// How often idle keys are dropped, so the maps hold only recent clients.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -28,7 +28,7 @@ pub struct Limits {
 }
 
 /// Where a request came from, as far as it can be trusted: the peer of the TCP connection, or,
-/// behind `hops` trusted proxies, the address the outermost of them saw (from X-Forwarded-For).
+/// when that peer is a trusted proxy (the frontend), the address it saw (`TrustedProxies`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientAddr(pub IpAddr);
 
@@ -47,27 +47,6 @@ impl From<IpAddr> for AddrKey {
             },
         }
     }
-}
-
-/// The client address from the connection and `X-Forwarded-For`, trusting `hops` proxies: each
-/// appends the address it saw, so the client is the entry `hops` places from the right of
-/// X-Forwarded-For followed by the peer. Entries a client wrote itself sit further left and are
-/// never read. Too few entries (a request that bypassed a proxy) falls back to the leftmost.
-pub fn client_addr(peer: IpAddr, forwarded_for: &[&str], hops: usize) -> IpAddr {
-    if hops == 0 {
-        return peer;
-    }
-    let chain: Vec<IpAddr> = forwarded_for
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .map(|entry| entry.parse::<IpAddr>().ok())
-        .chain(std::iter::once(Some(peer)))
-        .collect::<Option<Vec<_>>>()
-        // An entry that is not an address cannot be placed in the chain; trust only the peer.
-        .unwrap_or_else(|| vec![peer]);
-    let index = chain.len().saturating_sub(hops + 1);
-    chain[index]
 }
 
 /// Any router state that holds the limiters can name a request's client.
@@ -90,17 +69,17 @@ where
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        Ok(ClientAddr(client_addr(
-            peer,
-            &forwarded,
-            Arc::<Throttle>::from_ref(state).trusted_proxy_hops,
-        )))
+        Ok(ClientAddr(
+            Arc::<Throttle>::from_ref(state)
+                .trusted_proxies
+                .client_addr(peer, &forwarded),
+        ))
     }
 }
 
 /// The limiters of one backend process.
 pub struct Throttle {
-    pub trusted_proxy_hops: usize,
+    pub trusted_proxies: TrustedProxies,
     sign_in_pair: Option<DefaultKeyedRateLimiter<(AddrKey, String)>>,
     sign_in_addr: Option<DefaultKeyedRateLimiter<AddrKey>>,
     sign_up_addr: Option<DefaultKeyedRateLimiter<AddrKey>>,
@@ -108,10 +87,10 @@ pub struct Throttle {
 
 impl Throttle {
     /// Builds the limiters and, on the current runtime, a sweeper that ends with them.
-    pub fn start(limits: Limits, trusted_proxy_hops: usize) -> Arc<Throttle> {
+    pub fn start(limits: Limits, trusted_proxies: TrustedProxies) -> Arc<Throttle> {
         let per_address = |n: NonZeroU32| n.saturating_mul(NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN));
         let throttle = Arc::new(Throttle {
-            trusted_proxy_hops,
+            trusted_proxies,
             sign_in_pair: limits
                 .sign_in_per_minute
                 .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
@@ -188,25 +167,6 @@ mod tests {
     }
 
     #[test]
-    fn with_no_trusted_proxy_the_peer_is_the_client_whatever_the_headers_say() {
-        assert_eq!(client_addr(ip("10.0.0.9"), &["1.2.3.4"], 0), ip("10.0.0.9"));
-    }
-
-    #[test]
-    fn behind_proxies_the_entry_the_outermost_trusted_one_wrote_is_the_client() {
-        // A client forged "6.6.6.6"; the frontend appended the real peer it saw.
-        let forwarded = ["6.6.6.6, 203.0.113.7"];
-        assert_eq!(client_addr(ip("10.0.0.2"), &forwarded, 1), ip("203.0.113.7"));
-        // Ingress, then frontend: two hops.
-        let forwarded = ["6.6.6.6, 203.0.113.7", "10.0.0.5"];
-        assert_eq!(client_addr(ip("10.0.0.2"), &forwarded, 2), ip("203.0.113.7"));
-        // Fewer entries than hops (the proxy was bypassed): the leftmost, not a panic.
-        assert_eq!(client_addr(ip("10.0.0.2"), &[], 3), ip("10.0.0.2"));
-        // A garbled header cannot choose the address.
-        assert_eq!(client_addr(ip("10.0.0.2"), &["nonsense, 1.1.1.1"], 1), ip("10.0.0.2"));
-    }
-
-    #[test]
     fn an_ipv6_64_counts_as_one_client_and_mapped_ipv4_as_its_ipv4() {
         assert_eq!(
             AddrKey::from(ip("2001:db8:1:2:aaaa::1")),
@@ -226,7 +186,7 @@ mod tests {
                 sign_in_per_minute: NonZeroU32::new(3),
                 sign_up_per_hour: None,
             },
-            0,
+            TrustedProxies::none(),
         );
         let attacker = ClientAddr(ip("198.51.100.1"));
         for _ in 0..3 {

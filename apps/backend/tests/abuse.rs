@@ -37,7 +37,11 @@ fn sign_in(email: &str, password: &str) -> Value {
 #[tokio::test]
 async fn guessing_a_password_is_slowed_from_that_address_but_the_user_still_signs_in_from_theirs() {
     let db = TestDb::sqlite_memory();
-    let server = TestServer::start_with(&db, &[("AUTH_SIGN_IN_PER_MINUTE", "3"), ("TRUSTED_PROXY_HOPS", "1")]).await;
+    let server = TestServer::start_with(
+        &db,
+        &[("AUTH_SIGN_IN_PER_MINUTE", "3"), ("TRUSTED_PROXIES", "127.0.0.1")],
+    )
+    .await;
     server.sign_up("ada@example.com").await;
     let attacker = "198.51.100.7";
     for guess in ["letmein1", "password1", "qwerty123"] {
@@ -55,7 +59,7 @@ async fn guessing_a_password_is_slowed_from_that_address_but_the_user_still_sign
         &server,
         attacker,
         "/api/auth/sign-in",
-        sign_in("ADA@example.com", "password123"),
+        sign_in("ADA@example.com", "plum kettle orbit"),
     )
     .await;
     assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
@@ -77,7 +81,7 @@ async fn guessing_a_password_is_slowed_from_that_address_but_the_user_still_sign
         &server,
         "192.0.2.10",
         "/api/auth/sign-in",
-        sign_in("ada@example.com", "password123"),
+        sign_in("ada@example.com", "plum kettle orbit"),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -87,7 +91,7 @@ async fn guessing_a_password_is_slowed_from_that_address_but_the_user_still_sign
         &server,
         &spoofed,
         "/api/auth/sign-in",
-        sign_in("ada@example.com", "password123"),
+        sign_in("ada@example.com", "plum kettle orbit"),
     )
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -104,7 +108,7 @@ async fn one_address_trying_many_accounts_is_slowed_too() {
             &server,
             &forged,
             "/api/auth/sign-in",
-            sign_in(&format!("user{n}@example.com"), "password123"),
+            sign_in(&format!("user{n}@example.com"), "plum kettle orbit"),
         )
         .await;
         assert_eq!(
@@ -117,7 +121,7 @@ async fn one_address_trying_many_accounts_is_slowed_too() {
         &server,
         "203.0.113.99",
         "/api/auth/sign-in",
-        sign_in("user9@example.com", "password123"),
+        sign_in("user9@example.com", "plum kettle orbit"),
     )
     .await;
     assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
@@ -127,8 +131,9 @@ async fn one_address_trying_many_accounts_is_slowed_too() {
 #[tokio::test]
 async fn sign_up_is_slowed_per_address_and_zero_turns_a_limit_off() {
     let db = TestDb::sqlite_memory();
-    let server = TestServer::start_with(&db, &[("AUTH_SIGN_UP_PER_HOUR", "2"), ("TRUSTED_PROXY_HOPS", "1")]).await;
-    let account = |n: u32| json!({"email": format!("new{n}@example.com"), "password": "password123", "name": "New"});
+    let server = TestServer::start_with(&db, &[("AUTH_SIGN_UP_PER_HOUR", "2"), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let account =
+        |n: u32| json!({"email": format!("new{n}@example.com"), "password": "plum kettle orbit", "name": "New"});
     for n in 0..2 {
         let (status, _, body) = post_from(&server, "198.51.100.20", "/api/auth/sign-up", account(n)).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -201,7 +206,7 @@ async fn a_sign_in_flood_is_refused_at_once_past_the_argon2_queue_and_nothing_el
         &server,
         "192.0.2.30",
         "/api/auth/sign-in",
-        sign_in("flood@example.com", "password123"),
+        sign_in("flood@example.com", "plum kettle orbit"),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -230,7 +235,7 @@ both_backends! {
         }
         let (status, body) = server.call(Method::POST, &gone.tasks(), Some(&gone.token), Some(json!({"title": "after"}))).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
-        let (status, _) = server.call(Method::POST, "/api/auth/sign-in", None, Some(sign_in("gone@example.com", "password123"))).await;
+        let (status, _) = server.call(Method::POST, "/api/auth/sign-in", None, Some(sign_in("gone@example.com", "plum kettle orbit"))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
 
         // The other user is untouched, and the email can be registered afresh.

@@ -128,7 +128,7 @@ both_backends! {
         let session = server.sign_up("Ada@Example.com").await;
 
         let (status, body) = server.call(Method::POST, "/api/auth/sign-in", None,
-            Some(json!({"email": "ada@example.COM", "password": "password123"}))).await;
+            Some(json!({"email": "ada@example.COM", "password": "plum kettle orbit"}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["user"]["id"], session.user_id.as_str());
         assert_eq!(body["user"]["email"], "ada@example.com");
@@ -142,7 +142,7 @@ both_backends! {
             Some(json!({"email": "ada@example.com", "password": "wrong-password"}))).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
         let (status, unknown) = server.call(Method::POST, "/api/auth/sign-in", None,
-            Some(json!({"email": "nobody@example.com", "password": "password123"}))).await;
+            Some(json!({"email": "nobody@example.com", "password": "plum kettle orbit"}))).await;
         assert_error(status, &unknown, StatusCode::UNAUTHORIZED, "unauthorized");
         assert_eq!(body, unknown, "responses must not reveal which emails exist");
     }
@@ -151,12 +151,12 @@ both_backends! {
         let server = TestServer::start(&db).await;
         server.sign_up("taken@example.com").await;
         let cases = [
-            (json!({"email": "not-an-email", "password": "password123", "name": "A"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            (json!({"email": "not-an-email", "password": "plum kettle orbit", "name": "A"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             (json!({"email": "a@example.com", "password": "short", "name": "A"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            (json!({"email": "a@example.com", "password": "password123", "name": "  "}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            (json!({"email": "a@example.com", "password": "password123"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-            (json!({"email": "a@example.com", "password": "password123", "name": "A", "admin": true}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-            (json!({"email": "TAKEN@example.com", "password": "password123", "name": "A"}), StatusCode::CONFLICT, "conflict"),
+            (json!({"email": "a@example.com", "password": "plum kettle orbit", "name": "  "}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            (json!({"email": "a@example.com", "password": "plum kettle orbit"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            (json!({"email": "a@example.com", "password": "plum kettle orbit", "name": "A", "admin": true}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            (json!({"email": "TAKEN@example.com", "password": "plum kettle orbit", "name": "A"}), StatusCode::CONFLICT, "conflict"),
         ];
         for (body, status, code) in cases {
             let (got, response) = server.call(Method::POST, "/api/auth/sign-up", None, Some(body.clone())).await;
@@ -357,7 +357,7 @@ async fn restart_keeps_tasks(db: &todo_core::test_support::TestDb) {
             Method::POST,
             "/api/auth/sign-in",
             None,
-            Some(json!({"email": "restart@example.com", "password": "password123"})),
+            Some(json!({"email": "restart@example.com", "password": "plum kettle orbit"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

@@ -54,7 +54,7 @@ fn wait_ready(port: u16, child: &mut Child) {
 }
 
 fn sign_up(port: u16) -> (String, String) {
-    let body = r#"{"email":"term@example.com","password":"password123","name":"T"}"#;
+    let body = r#"{"email":"term@example.com","password":"plum kettle orbit","name":"T"}"#;
     let response = http(
         port,
         &format!(

@@ -113,6 +113,14 @@ async fn bad_tokens_answer_401() {
             ),
         ),
         (
+            "not valid for another hour (nbf)",
+            hs256(
+                &json!({"sub": uid, "iss": "todo-chatbot", "aud": "todo-chatbot",
+                    "nbf": Utc::now().timestamp() + 3600, "exp": Utc::now().timestamp() + 7200}),
+                SECRET,
+            ),
+        ),
+        (
             "EdDSA without JWKS",
             eddsa(&claims(uid, "todo-chatbot", "todo-chatbot", 300), "k1", KEY_1),
         ),
@@ -258,4 +266,114 @@ async fn unknown_kids_cannot_make_us_hammer_the_auth_server() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(auth.fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn signing_out_ends_that_token_at_once_and_renewal_gives_a_fresh_one() {
+    let db = TestDb::sqlite_memory();
+    let server = TestServer::start(&db).await;
+    let first = server.sign_up("leaving@example.com").await;
+    let (status, renewed) = server
+        .call(Method::POST, "/api/auth/renew", Some(&first.token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    let second = Session {
+        token: renewed["token"].as_str().unwrap().to_string(),
+        user_id: renewed["user"]["id"].as_str().unwrap().to_string(),
+    };
+    assert_ne!(second.token, first.token);
+    assert_eq!(second.user_id, first.user_id);
+
+    let (status, _) = server
+        .call(Method::POST, "/api/auth/sign-out", Some(&first.token), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = server.call(Method::GET, &first.tasks(), Some(&first.token), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("signed out"),
+        "{body}"
+    );
+    let (status, _) = server
+        .call(Method::POST, "/api/auth/renew", Some(&first.token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a signed-out token cannot be renewed");
+    let (status, _) = server
+        .call(Method::GET, &second.tasks(), Some(&second.token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the other session goes on");
+
+    // Signing in again in the same second works: sign-out takes back one token, not a time.
+    let (status, again) = server
+        .call(
+            Method::POST,
+            "/api/auth/sign-in",
+            None,
+            Some(json!({"email": "leaving@example.com", "password": "plum kettle orbit"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let (status, _) = server
+        .call(
+            Method::GET,
+            &first.tasks(),
+            Some(again["token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn with_an_external_issuer_local_accounts_are_off_unless_asked_and_subjects_stay_apart() {
+    let auth = FakeAuthServer::start(vec![("k1".into(), PUB_1.to_string())]).await;
+    let jwks_url = format!("{}/api/auth/jwks", auth.base);
+    let db = TestDb::sqlite_memory();
+    let external_only = TestServer::start_with(&db, &[("AUTH_JWKS_URL", &jwks_url)]).await;
+    let (status, body) = external_only
+        .call(
+            Method::POST,
+            "/api/auth/sign-up",
+            None,
+            Some(json!({"email": "local@example.com", "password": "plum kettle orbit", "name": "L"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("local_accounts_off"))
+    );
+    let ours = hs256(&claims("local-1", "todo-chatbot", "todo-chatbot", 300), SECRET);
+    let (status, _) = external_only
+        .call(Method::GET, "/api/local-1/tasks", Some(&ours), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "no HS256 token is accepted with local accounts off"
+    );
+
+    // Both kinds on, by choice: an external token may not name a local account.
+    let both = TestServer::start_with(&db, &[("AUTH_JWKS_URL", &jwks_url), ("AUTH_LOCAL_ACCOUNTS", "true")]).await;
+    let local = both.sign_up("local@example.com").await;
+    let (status, _) = both
+        .call(
+            Method::POST,
+            &local.tasks(),
+            Some(&local.token),
+            Some(json!({"title": "private"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let impostor = eddsa(&claims(&local.user_id, &auth.base, &auth.base, 900), "k1", KEY_1);
+    let (status, body) = both.call(Method::GET, &local.tasks(), Some(&impostor), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an external subject equal to a local id: {body}"
+    );
+    let external = eddsa(&claims("ba-user-9", &auth.base, &auth.base, 900), "k1", KEY_1);
+    let (status, _) = both
+        .call(Method::GET, "/api/ba-user-9/tasks", Some(&external), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the issuer's own users still work");
 }

@@ -14,6 +14,7 @@ use rand::Rng as _;
 
 use crate::auth::{JwksConfig, TokenConfig};
 use crate::db::{Backend, DbOptions};
+use crate::http::TrustedProxies;
 
 /// Every problem found in the environment.
 #[derive(Debug)]
@@ -111,6 +112,9 @@ pub struct ServiceConfig {
     pub shutdown_timeout: Duration,
     pub cors_origins: Vec<String>,
     pub dev_mode: bool,
+    /// Where `/metrics` is served instead of the main port (`METRICS_PORT`), so a public service
+    /// (the frontend) need not show its metrics to the world. None: on the main port.
+    pub metrics_port: Option<u16>,
 }
 
 impl ServiceConfig {
@@ -145,6 +149,15 @@ impl ServiceConfig {
             }
         }
         let dev_mode = env.flag("DEV_MODE");
+        let metrics_port = env.get("METRICS_PORT").and_then(|raw| match raw.parse::<u16>() {
+            Ok(p) if p != 0 && p != port => Some(p),
+            _ => {
+                env.problem(format!(
+                    "METRICS_PORT={raw:?} is not a port number (1-65535) other than PORT ({port})"
+                ));
+                None
+            }
+        });
         ServiceConfig {
             name,
             addr: SocketAddr::new(ip, port),
@@ -152,6 +165,7 @@ impl ServiceConfig {
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             cors_origins,
             dev_mode,
+            metrics_port,
         }
     }
 }
@@ -175,6 +189,25 @@ pub fn database_from_env(env: &mut Env) -> DbOptions {
     let acquire_ms: u64 = env.parse("DATABASE_ACQUIRE_TIMEOUT_MS", 3000, "a number of milliseconds");
     options.acquire_timeout = Duration::from_millis(acquire_ms);
     options
+}
+
+/// The proxies whose `X-Forwarded-For` entries name the client (`TRUSTED_PROXIES`: addresses and
+/// CIDR ranges, comma-separated; empty: none, the TCP peer is the client).
+pub fn trusted_proxies_from_env(env: &mut Env) -> TrustedProxies {
+    if env.get("TRUSTED_PROXY_HOPS").is_some() {
+        env.problem(
+            "TRUSTED_PROXY_HOPS is no longer read: name the proxies instead, \
+             TRUSTED_PROXIES=<addresses or CIDR ranges> (the frontend's, and the ingress controller's)",
+        );
+    }
+    match env.get("TRUSTED_PROXIES").map(|list| list.parse::<TrustedProxies>()) {
+        None => TrustedProxies::none(),
+        Some(Ok(proxies)) => proxies,
+        Some(Err(e)) => {
+            env.problem(format!("TRUSTED_PROXIES: {e}"));
+            TrustedProxies::none()
+        }
+    }
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -203,14 +236,28 @@ pub fn tokens_from_env(env: &mut Env, dev_mode: bool) -> TokenConfig {
             Vec::new()
         }
     };
-    let ttl_secs: u64 = env.parse("AUTH_TOKEN_TTL_SECS", 7 * 24 * 3600, "a number of seconds");
+    let ttl_secs: u64 = env.parse("AUTH_TOKEN_TTL_SECS", DEFAULT_TOKEN_TTL_SECS, "a number of seconds");
+    // With an external issuer, its accounts are the only ones unless local ones are asked for.
+    let local_default = env.get("AUTH_JWKS_URL").is_none();
+    let local_accounts = match env.get("AUTH_LOCAL_ACCOUNTS") {
+        None => local_default,
+        Some(_) => env.flag("AUTH_LOCAL_ACCOUNTS"),
+    };
+    if !local_accounts && env.get("AUTH_JWKS_URL").is_none() {
+        env.problem("AUTH_LOCAL_ACCOUNTS=false leaves no way to sign in: set AUTH_JWKS_URL to an external issuer too");
+    }
     TokenConfig {
         secret,
         issuer: env.string("AUTH_ISSUER", "todo-chatbot"),
         audience: env.string("AUTH_AUDIENCE", "todo-chatbot"),
         ttl: Duration::from_secs(ttl_secs),
+        local_accounts,
     }
 }
+
+/// How long a token of ours lives: a day. The web UI renews it while it is used
+/// (`POST /api/auth/renew`), so a stolen token is good for a day at most and sign-out ends it.
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 24 * 3600;
 
 /// External Better Auth server settings, when `AUTH_JWKS_URL` is set.
 pub fn jwks_from_env(env: &mut Env) -> Option<JwksConfig> {
@@ -250,6 +297,19 @@ mod tests {
         assert_eq!(service.log_format, LogFormat::Json);
         assert_eq!(tokens.secret.len(), 32);
         assert!(db.url.starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_named_and_the_old_hop_count_is_refused_with_the_new_setting() {
+        let mut env = Env::from_pairs([("TRUSTED_PROXIES", "10.244.0.0/16, 127.0.0.1")]);
+        let proxies = trusted_proxies_from_env(&mut env);
+        env.finish().unwrap();
+        assert!(proxies.trusts("10.244.9.9".parse().unwrap()));
+        let mut env = Env::from_pairs([("TRUSTED_PROXY_HOPS", "2"), ("TRUSTED_PROXIES", "ingress")]);
+        trusted_proxies_from_env(&mut env);
+        let err = env.finish().unwrap_err().to_string();
+        assert!(err.contains("TRUSTED_PROXIES=<addresses or CIDR ranges>"), "{err}");
+        assert!(err.contains("\"ingress\" is not an IP address"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{JwksConfig, JwksVerifier, TokenConfig, TokenVerifier};
 use crate::config::{ConfigError, LogFormat, ServiceConfig};
 use crate::db::{Db, DbOptions};
-use crate::http::{bind, serve, shutdown_signal};
+use crate::http::{bind, metrics_routes, serve, shutdown_signal};
 
 /// How long start-up waits for the database before giving up.
 pub const DATABASE_STARTUP_DEADLINE: Duration = Duration::from_secs(60);
@@ -57,6 +57,20 @@ pub async fn run_with_streams<C>(
     let settings = service(&config);
     let listener = bind(settings.addr).await?;
     tracing::info!(addr = %settings.addr, "{name} listening");
+    if let Some(port) = settings.metrics_port {
+        let addr = std::net::SocketAddr::new(settings.addr.ip(), port);
+        let metrics = bind(addr).await.context("METRICS_PORT")?;
+        tracing::info!(%addr, "{name} serves /metrics here only");
+        let stopped = stopping.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(metrics, metrics_routes())
+                .with_graceful_shutdown(async move { stopped.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let shutdown = async move {
         shutdown_signal().await;
         stopping.cancel();

@@ -86,7 +86,7 @@ both_backends! {
         let texts = [
             ("quote \" and backslash \\ and /slash", Some("tab\there\nnew line")),
             ("买牛奶 🥛 — café", None),
-            ("\u{7f} \u{1f} control and \u{2028} separator", Some("")),
+            ("\u{feff}\u{1f}zero\u{200d}width joiner, blank around\u{2028}", Some("\u{7f} control")),
             ("[1, {\"json\": \"lookalike\"}]", Some("null")),
         ];
         for (title, description) in texts {

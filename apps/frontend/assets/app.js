@@ -56,6 +56,23 @@ function saveSession(session) {
   localStorage.setItem(SESSION_KEY, JSON.stringify(session));
 }
 
+// Trades the token for a fresh one (and the current user's details).
+// An external provider's token is renewed by that provider: keep it and just read the user.
+async function renewSession() {
+  try {
+    const session = await api("POST", "/api/auth/renew");
+    saveSession({ token: session.token, user: session.user });
+  } catch (error) {
+    if (error.status !== 400) throw error;
+    saveSession({ token: state.token, user: await api("GET", "/api/auth/me") });
+  }
+}
+
+// While the page stays open, renew every hour: a day-long token never runs out under a user.
+setInterval(() => {
+  if (state.token) renewSession().catch(() => {});
+}, 60 * 60 * 1000);
+
 function signOut(message) {
   localStorage.removeItem(SESSION_KEY);
   Object.assign(state, { token: null, user: null, conversation: null, tasks: [] });
@@ -403,7 +420,11 @@ async function start() {
   $("sign-up-form").addEventListener("submit", (e) =>
     submitAuth(e, "/api/auth/sign-up", ["name", "email", "password"]),
   );
-  $("sign-out").addEventListener("click", () => signOut());
+  $("sign-out").addEventListener("click", async () => {
+    // Ends the token on the server too, so a copy of it (another tab, a stolen one) stops working.
+    await api("POST", "/api/auth/sign-out").catch(() => {});
+    signOut();
+  });
   $("new-chat").addEventListener("click", () => {
     startConversation();
     $("chat-input").focus();
@@ -435,8 +456,8 @@ async function start() {
   try {
     const session = JSON.parse(saved);
     state.token = session.token;
-    state.user = await api("GET", "/api/auth/me");
-    saveSession({ token: session.token, user: state.user });
+    // A fresh token on every visit: tokens live a day, so a user who comes back stays signed in.
+    await renewSession();
     await showApp();
   } catch {
     signOut("");

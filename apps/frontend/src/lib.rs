@@ -19,7 +19,7 @@ pub async fn build(config: &FrontendConfig) -> anyhow::Result<Router> {
 }
 
 pub fn router(config: &FrontendConfig) -> anyhow::Result<Router> {
-    let backend = proxy::Backend::new(&config.backend_url)?;
+    let backend = proxy::Backend::new(&config.backend_url, config.trusted_proxies.clone())?;
     let pages = Router::new()
         .route("/", get(assets::index))
         .route("/assets/{name}", get(assets::asset))

@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use todo_core::http::{ApiError, BODY_LIMIT_BYTES};
+use todo_core::http::{ApiError, BODY_LIMIT_BYTES, TrustedProxies};
 
 /// Chat replies wait for a language model; the backend itself gives up on the agent after 60 s.
 pub const PROXY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -23,12 +23,15 @@ pub const PROXY_TIMEOUT: Duration = Duration::from_secs(90);
 pub struct Backend {
     pub url: String,
     pub http: reqwest::Client,
+    /// Whose X-Forwarded-For entries name the client (the ingress controller, when there is one).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Backend {
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    pub fn new(url: &str, trusted_proxies: TrustedProxies) -> anyhow::Result<Self> {
         Ok(Backend {
             url: url.to_string(),
+            trusted_proxies,
             http: reqwest::Client::builder()
                 .timeout(PROXY_TIMEOUT)
                 .connect_timeout(Duration::from_secs(3))
@@ -63,21 +66,19 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
-/// Adds the address this proxy saw to X-Forwarded-For, after any entries earlier proxies (or the
-/// client) wrote: the backend, trusting this one hop, reads the client's address from it.
-fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
-    let peer = peer.to_string();
-    let earlier: Vec<&str> = headers
+/// Tells the backend who the client is: X-Forwarded-For becomes the one address this proxy
+/// decided on (its peer, or what a trusted proxy before it saw). Whatever else the client wrote is
+/// dropped here, so the backend, which trusts the frontend alone, reads exactly one entry and a
+/// client that bypassed the ingress cannot choose its rate-limit bucket.
+fn set_forwarded_for(headers: &mut HeaderMap, from: &HeaderMap, peer: IpAddr, trusted: &TrustedProxies) {
+    let earlier: Vec<&str> = from
         .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let chain = earlier
-        .into_iter()
-        .chain(std::iter::once(peer.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Ok(value) = HeaderValue::from_str(&chain) {
+    let client = trusted.client_addr(peer, &earlier);
+    headers.remove(X_FORWARDED_FOR);
+    if let Ok(value) = HeaderValue::from_str(&client.to_string()) {
         headers.insert(X_FORWARDED_FOR, value);
     }
 }
@@ -119,8 +120,14 @@ pub async fn forward(State(backend): State<Backend>, request: Request) -> Respon
     if let Some(host) = parts.headers.get(header::HOST) {
         headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
     }
-    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        append_forwarded_for(&mut headers, peer.ip());
+    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) => {
+            set_forwarded_for(&mut headers, &parts.headers, peer.ip(), &backend.trusted_proxies);
+        }
+        // Served in-process without a connection: nobody to vouch for, so nothing is passed on.
+        None => {
+            headers.remove(X_FORWARDED_FOR);
+        }
     }
     let sent = backend
         .http

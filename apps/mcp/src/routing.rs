@@ -11,6 +11,7 @@ use http::{Method, StatusCode};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use todo_core::http::ApiError;
 
 use crate::TodoServer;
 
@@ -18,8 +19,9 @@ const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 /// The first protocol version without sessions.
 const STATELESS_VERSION: &str = "2026-07-28";
-/// rmcp's own limit on a request body, which the stateless transport enforces again.
-const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The limit every other API of ours has (64 KiB), not rmcp's own 4 MiB: rmcp reads the body
+/// itself, past axum's body limit, so it is enforced here before a transport sees the request.
+const MAX_BODY_BYTES: usize = todo_core::http::BODY_LIMIT_BYTES;
 
 #[derive(Clone)]
 pub struct Transports {
@@ -28,18 +30,23 @@ pub struct Transports {
 }
 
 pub async fn route(State(transports): State<Transports>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    };
+    let initialize = parts.method == Method::POST && is_initialize(&body);
+    let request = Request::from_parts(parts, Body::from(body));
     if request.headers().contains_key(SESSION_HEADER) {
         return transports.sessions.handle(request).await.into_response();
     }
     if request.method() != Method::POST || speaks_stateless(&request) {
         return transports.stateless.handle(request).await.into_response();
     }
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large").into_response();
-    };
-    let initialize = is_initialize(&body);
-    let request = Request::from_parts(parts, Body::from(body));
     if initialize {
         transports.sessions.handle(request).await.into_response()
     } else {

@@ -259,3 +259,31 @@ async fn foreign_hosts_and_origins_are_refused_but_the_service_name_and_local_pa
     let in_cluster = post(&server.url, &[("authorization", &bearer), ("host", "todo-mcp:8001")]).await;
     assert_eq!(in_cluster.status(), 200, "the Kubernetes service name must be accepted");
 }
+
+/// A tool call is a few hundred bytes: bodies past the 64 KiB every other API allows are refused
+/// before rmcp (whose own limit is 4 MiB) reads them, in either lifecycle, and nothing is added.
+#[tokio::test]
+async fn a_body_past_64_kib_is_refused_and_adds_nothing() {
+    let db = TestDb::sqlite_memory();
+    let server = start(&db).await;
+    let bearer = format!("Bearer {}", server.token("u1"));
+    let title = "x".repeat(100 * 1024);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "add_task", "arguments": {"user_id": "u1", "title": title}}});
+    for version in ["2025-11-25", "2026-07-28"] {
+        let answer = reqwest::Client::new()
+            .post(&server.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", version)
+            .header("authorization", &bearer)
+            .body(call.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 413, "{version}");
+        let error: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "payload_too_large", "{version}");
+    }
+    assert!(server.db.list_tasks("u1", StatusFilter::All).await.unwrap().is_empty());
+}

@@ -157,13 +157,14 @@ fn soak(options: &Options, database_url: &str) -> anyhow::Result<Vec<Row>> {
             .env("PORT", &frontend.to_string())
             .env("BIND_ADDR", "127.0.0.1")
             .env("BACKEND_URL", &url(backend))
-            .env("RUST_LOG", "warn"),
-        // Each simulated person writes their own address into X-Forwarded-For, as a load
-        // balancer would before the frontend: two trusted hops, and the sign-in limits apply per
-        // person at their defaults.
+            .env("RUST_LOG", "warn")
+            // Each simulated person writes their own address into X-Forwarded-For, as an ingress
+            // would before the frontend: the load generator on loopback is that trusted proxy,
+            // and the sign-in limits apply per person at their defaults.
+            .env("TRUSTED_PROXIES", "127.0.0.1"),
         service("backend", "todo-backend", backend)
             .env("AGENT_URL", &url(agent))
-            .env("TRUSTED_PROXY_HOPS", "2"),
+            .env("TRUSTED_PROXIES", "127.0.0.1"),
         service("agent", "todo-agent", agent)
             .env("MCP_URL", &format!("{}/mcp", url(mcp)))
             .env("LLM_PROVIDER", "offline"),

@@ -66,7 +66,7 @@ pub fn run(url: &str) -> anyhow::Result<()> {
 
 async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     let email = format!("browser-{}@example.com", random_hex(4));
-    let password = "browser-password";
+    let password = "robin's browser passphrase";
     client.goto(url).await?;
 
     step("sign up", async {
@@ -119,9 +119,30 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     })
     .await?;
 
-    step("sign out and back in", async {
+    step("sign out (the token stops working) and back in", async {
+        let token = client
+            .execute(
+                "return JSON.parse(localStorage.getItem('todo-chatbot.session')).token",
+                vec![],
+            )
+            .await?;
+        let token = token.as_str().context("no token in the page's session")?.to_string();
         find(client, "#sign-out").await?.click().await?;
         wait_visible(client, "#sign-in-form").await?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let status = agent
+            .get(&format!("{url}/api/auth/me"))
+            .header("authorization", &format!("Bearer {token}"))
+            .call()
+            .context("GET /api/auth/me with the signed-out token")?
+            .status()
+            .as_u16();
+        if status != 401 {
+            bail!("the token of a signed-out session still answers {status}, not 401");
+        }
         type_into(client, "#sign-in-email", &email).await?;
         type_into(client, "#sign-in-password", password).await?;
         find(client, "#sign-in-form button[type=submit]").await?.click().await?;

@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail, ensure};
+use serde_json::Value;
 
 use crate::chart::manifests::{self, Manifests};
 use crate::chart::{NAMESPACE, RELEASE, chart_dir};
@@ -77,19 +78,8 @@ pub fn run() -> anyhow::Result<()> {
                 helm.version,
                 problems.join("\n  ")
             );
-            let hops = backend_env(&manifests, "TRUSTED_PROXY_HOPS");
-            // The scaled rendering has an ingress: its controller is a second hop.
-            let expected = if what.contains("ingress") { "2" } else { "1" };
-            ensure!(
-                hops.as_deref() == Some(expected),
-                "the chart rendered with {what} tells the backend TRUSTED_PROXY_HOPS={hops:?}, not {expected}: \
-                 the frontend{} append to X-Forwarded-For, and sign-in limits count the wrong address otherwise",
-                if expected == "2" {
-                    " and the ingress controller"
-                } else {
-                    ""
-                }
-            );
+            client_addresses(&manifests, what.contains("ingress"))
+                .with_context(|| format!("the chart rendered with {what} (Helm {})", helm.version))?;
             println!(
                 "helm {} template, {what}: {} objects, our rules hold",
                 helm.version,
@@ -119,16 +109,101 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 /// A variable of the backend container's non-secret environment, as rendered.
-fn backend_env(manifests: &Manifests, name: &str) -> Option<String> {
-    let backend = manifests
-        .workloads()
-        .into_iter()
-        .find(|w| w.kind == "Deployment" && w.labels["app.kubernetes.io/component"] == "backend")?;
-    let container = manifests::containers(backend.spec).next()?;
+fn component_env(manifests: &Manifests, component: &str, name: &str) -> Option<String> {
+    let workload = component_deployment(manifests, component)?;
+    let container = manifests::containers(workload.spec).next()?;
     manifests
         .plain_env(container)
         .into_iter()
         .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+fn component_deployment<'a>(manifests: &'a Manifests, component: &str) -> Option<manifests::Workload<'a>> {
+    manifests
+        .workloads()
+        .into_iter()
+        .find(|w| w.kind == "Deployment" && w.labels["app.kubernetes.io/component"] == component)
+}
+
+fn component_object<'a>(manifests: &'a Manifests, kind: &str, component: &str) -> Option<&'a Value> {
+    manifests
+        .of_kind(kind)
+        .find(|o| o["metadata"]["labels"]["app.kubernetes.io/component"] == component)
+}
+
+/// The sign-in and sign-up limits count per client address, so who may name that address must
+/// hold in every rendering: the backend believes only the frontend's pods; the frontend believes
+/// nobody (it is the edge: a NodePort that keeps client addresses) or, with an ingress, only the
+/// controller, which is then the only way in (no NodePort; the NetworkPolicy admits its
+/// namespace alone). The frontend's /metrics is on a port its Service does not expose.
+fn client_addresses(manifests: &Manifests, ingress: bool) -> anyhow::Result<()> {
+    let pods = "10.244.0.0/16";
+    let backend = component_env(manifests, "backend", "TRUSTED_PROXIES");
+    ensure!(
+        backend.as_deref() == Some(pods),
+        "the backend's TRUSTED_PROXIES is {backend:?}, not the pod network {pods}, where the frontend is"
+    );
+    let frontend = component_env(manifests, "frontend", "TRUSTED_PROXIES");
+    let expected = if ingress { pods } else { "" };
+    ensure!(
+        frontend.as_deref() == Some(expected),
+        "the frontend's TRUSTED_PROXIES is {frontend:?}, not {expected:?}: {}",
+        if ingress {
+            "behind the ingress, the controller's pods name the client"
+        } else {
+            "without an ingress the frontend is the edge, and a client's own X-Forwarded-For must not count"
+        }
+    );
+    let service = component_object(manifests, "Service", "frontend").context("no frontend Service")?;
+    let spec = &service["spec"];
+    if ingress {
+        ensure!(
+            spec["type"] == "ClusterIP",
+            "the frontend Service is {}, not ClusterIP, beside an ingress: clients could go around the proxy it trusts",
+            spec["type"]
+        );
+        let policy = component_object(manifests, "NetworkPolicy", "frontend").context("no frontend NetworkPolicy")?;
+        let open = policy["spec"]["ingress"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|rule| rule.get("from").is_none());
+        ensure!(
+            !open,
+            "the frontend's NetworkPolicy admits anyone beside an ingress: {policy}"
+        );
+    } else {
+        ensure!(
+            spec["type"] == "NodePort" && spec["externalTrafficPolicy"] == "Local",
+            "the frontend Service is {} with externalTrafficPolicy {}, not NodePort with Local: \
+             kube-proxy would replace every client's address with the node's",
+            spec["type"],
+            spec["externalTrafficPolicy"]
+        );
+    }
+    let metrics = component_env(manifests, "frontend", "METRICS_PORT").context("the frontend has no METRICS_PORT")?;
+    let exposed: Vec<String> = spec["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            [
+                p["port"].to_string(),
+                p["targetPort"].to_string().trim_matches('"').to_string(),
+            ]
+        })
+        .collect();
+    ensure!(
+        !exposed.contains(&metrics) && !exposed.iter().any(|p| p == "metrics"),
+        "the frontend Service exposes its metrics port {metrics}: {exposed:?}"
+    );
+    let deployment = component_deployment(manifests, "frontend").context("no frontend Deployment")?;
+    let scraped = &deployment.manifest["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"];
+    ensure!(
+        scraped.as_str() == Some(metrics.as_str()),
+        "the frontend pods tell scrapers port {scraped}, but /metrics is on {metrics}"
+    );
+    Ok(())
 }
 
 /// The chart's `version` and `appVersion`, and every subchart's, follow the workspace version.

@@ -49,11 +49,12 @@ pub fn run(sh: &Shell, args: &DevArgs) -> anyhow::Result<()> {
         "the offline engine (set OPENAI_API_KEY for a real model)"
     };
     let mut supervisor = Supervisor::start(vec![
-        // The browser's requests come through the frontend, which appends its peer to
-        // X-Forwarded-For: the one proxy the backend trusts for sign-in limits.
+        // The browser's requests come through the frontend (on this machine's loopback), which
+        // tells the backend the browser's address in X-Forwarded-For: the one proxy the backend
+        // believes for sign-in limits.
         service("backend", "todo-backend", &backend_port.to_string())
             .env("AGENT_URL", &agent_url)
-            .env("TRUSTED_PROXY_HOPS", "1"),
+            .env("TRUSTED_PROXIES", "127.0.0.1,::1"),
         service("mcp", "todo-mcp", &mcp_port.to_string()),
         service("agent", "todo-agent", &agent_port.to_string()).env("MCP_URL", &format!("{mcp_url}/mcp")),
         service("frontend", "todo-frontend", &port).env("BACKEND_URL", &backend_url),

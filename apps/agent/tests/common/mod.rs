@@ -33,6 +33,7 @@ pub fn token_config() -> TokenConfig {
         issuer: "todo-chatbot".into(),
         audience: "todo-chatbot".into(),
         ttl: Duration::from_secs(600),
+        local_accounts: true,
     }
 }
 

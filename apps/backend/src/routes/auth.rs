@@ -68,6 +68,7 @@ impl From<User> for UserView {
 #[utoipa::path(post, path = "/api/auth/sign-up", tag = "auth", request_body = SignUpRequest,
     responses(
         (status = 201, body = SessionResponse),
+        (status = 403, description = "local accounts are off: an external issuer owns every account", body = ErrorBody),
         (status = 409, description = "email already registered", body = ErrorBody),
         (status = 422, description = "invalid email, password or name", body = ErrorBody),
         (status = 429, description = "too many sign-ups from this address", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
@@ -78,10 +79,12 @@ pub async fn sign_up(
     client: ClientAddr,
     ApiJson(request): ApiJson<SignUpRequest>,
 ) -> Result<(StatusCode, ApiJson<SessionResponse>), ApiError> {
+    local_accounts_on(&state)?;
     state.throttle.sign_up(client)?;
     let email = domain::validate_email(&request.email)?;
-    domain::validate_password(&request.password)?;
     let name = domain::validate_name(&request.name)?;
+    let local_part = email.split('@').next().unwrap_or_default();
+    domain::validate_password(&request.password, &[&email, local_part, &name])?;
     let password_hash = state.passwords.hash(request.password).await?;
     let user = User {
         id: uuid::Uuid::now_v7().to_string(),
@@ -115,6 +118,7 @@ const DECOY_HASH: &str =
     responses(
         (status = 200, body = SessionResponse),
         (status = 401, description = "wrong email or password", body = ErrorBody),
+        (status = 403, description = "local accounts are off: an external issuer owns every account", body = ErrorBody),
         (status = 429, description = "too many attempts from this address for this account, or from this address", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
         (status = 503, description = "at capacity or the database is unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
     ))]
@@ -123,6 +127,7 @@ pub async fn sign_in(
     client: ClientAddr,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<ApiJson<SessionResponse>, ApiError> {
+    local_accounts_on(&state)?;
     state.throttle.sign_in(client, &request.email)?;
     // No account's email holds NUL (sign-up refuses it), and PostgreSQL cannot be asked for one.
     let user = match request.email.trim() {
@@ -145,6 +150,56 @@ pub async fn sign_in(
     Ok(ApiJson(SessionResponse {
         token,
         user: user.into(),
+    }))
+}
+
+fn local_accounts_on(state: &AppState) -> Result<(), ApiError> {
+    if state.local_accounts {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "local_accounts_off",
+            "accounts are managed by the external sign-in provider: sign in there",
+        ))
+    }
+}
+
+/// Sign out: the token stops working at once, on every service, not only in this browser.
+#[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "signed out"), (status = 401, body = ErrorBody)))]
+pub async fn sign_out(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
+    match user.claims.jti.as_deref() {
+        Some(jti) => state.db.sign_out_token(jti, user.claims.exp).await?,
+        // A token without an id (an external issuer's) is signed out where it was issued.
+        None => {
+            return Err(ApiError::bad_request(
+                "this token has no id to revoke: sign out with the provider that issued it",
+            ));
+        }
+    }
+    tracing::info!(user = %user.id(), "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A fresh token for the signed-in user, valid for the full lifetime again: clients renew while
+/// they are used, so tokens can live a day and still keep a user signed in for as long as
+/// they come back.
+#[utoipa::path(post, path = "/api/auth/renew", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = SessionResponse), (status = 400, description = "an external issuer's token", body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn renew(State(state): State<AppState>, user: AuthUser) -> Result<ApiJson<SessionResponse>, ApiError> {
+    let Some(stored) = state.db.find_user(user.id()).await? else {
+        return Err(ApiError::bad_request(
+            "this token was issued by the external sign-in provider: renew it there",
+        ));
+    };
+    let token = state
+        .issuer
+        .issue(&stored.id, &stored.email, &stored.name)
+        .map_err(ApiError::internal)?;
+    Ok(ApiJson(SessionResponse {
+        token,
+        user: stored.into(),
     }))
 }
 

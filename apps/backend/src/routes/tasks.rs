@@ -32,7 +32,7 @@ pub struct ListParams {
         required = false,
         min_length = 1,
         max_length = 30,
-        pattern = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,]*$"#
+        pattern = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u2069\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u2069\u3000\ufeff"\\,]*$"#
     )]
     pub tag: Option<String>,
     /// Tasks due before this instant (RFC 3339).
@@ -64,18 +64,19 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
-/// The patterns are `domain::TEXT_PATTERN` (no NUL, not blank: `domain::trim_blank` trims what
-/// `\s` matches), `domain::NO_NUL_PATTERN` and `domain::TAG_PATTERN`; a test holds them equal,
+/// The patterns are `domain::TITLE_PATTERN` (one visible line), `domain::TEXT_PATTERN` (no NUL,
+/// not blank: `domain::trim_blank` trims what `\s` matches), `domain::NO_NUL_PATTERN` and
+/// `domain::TAG_PATTERN`; a test holds them equal,
 /// as attributes cannot name a constant.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// 1 to 200 characters, not all white space; stored trimmed.
+    /// 1 to 200 characters: one line, not all white space, no text-direction characters; stored trimmed.
     #[schema(
         example = "Buy milk",
         min_length = 1,
         max_length = 200,
-        pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$"
+        pattern = r"^[\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b-\u200d\u2060-\u2064][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$"
     )]
     pub title: String,
     /// At most 1000 characters; blank or null means none.
@@ -100,7 +101,7 @@ pub struct CreateTask {
     min_length = 1,
     max_length = 30,
     example = "groceries",
-    pattern = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,]*$"#
+    pattern = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u2069\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u2069\u3000\ufeff"\\,]*$"#
 )]
 #[allow(dead_code)]
 pub struct Tag(String);
@@ -112,9 +113,9 @@ pub struct Tag(String);
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
 pub struct UpdateTask {
-    /// 1 to 200 characters, not all white space; stored trimmed.
+    /// 1 to 200 characters: one line, not all white space, no text-direction characters; stored trimmed.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"^[\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b-\u200d\u2060-\u2064][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$")]
     pub title: Option<String>,
     /// At most 1000 characters.
     #[serde(default, deserialize_with = "present")]

@@ -105,7 +105,7 @@ impl TestServer {
                 Method::POST,
                 "/api/auth/sign-up",
                 None,
-                Some(json!({"email": email, "password": "password123", "name": "Tester"})),
+                Some(json!({"email": email, "password": "plum kettle orbit", "name": "Tester"})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");

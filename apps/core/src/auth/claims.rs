@@ -13,6 +13,12 @@ pub struct Claims {
     pub iat: i64,
     pub iss: String,
     pub aud: String,
+    /// Not valid before (seconds since the epoch); checked when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// The token's own id, which sign-out revokes. Tokens of an external issuer may have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,9 +34,13 @@ pub enum TokenError {
     Expired,
     #[error("invalid token: {0}")]
     Invalid(String),
-    /// Issued to an account that has since been deleted.
+    /// Issued to an account that has since been deleted, or signed out.
     #[error("token was revoked")]
     Revoked,
+    /// An external issuer's token naming a local account: the two kinds of subject are kept
+    /// apart, so no issuer can speak for the other's users.
+    #[error("an external issuer's token names a local account")]
+    ForeignSubject,
     /// The revocation list could not be read, so the token can be neither accepted nor refused.
     #[error("cannot check the token: {0}")]
     Unavailable(String),
@@ -42,6 +52,9 @@ pub(super) fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Valida
     v.set_audience(&[audience]);
     v.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
     v.leeway = 30;
+    // A token that says it is not valid yet is not (RFC 7519 4.1.5); jsonwebtoken skips the
+    // check unless asked.
+    v.validate_nbf = true;
     v
 }
 

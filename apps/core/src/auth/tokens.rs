@@ -15,6 +15,9 @@ pub struct TokenConfig {
     pub issuer: String,
     pub audience: String,
     pub ttl: Duration,
+    /// Whether this system's own accounts (sign-up, sign-in, HS256 tokens) are on. Off when an
+    /// external issuer owns every account (`AUTH_LOCAL_ACCOUNTS=false`).
+    pub local_accounts: bool,
 }
 
 impl std::fmt::Debug for TokenConfig {
@@ -25,6 +28,7 @@ impl std::fmt::Debug for TokenConfig {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("ttl", &self.ttl)
+            .field("local_accounts", &self.local_accounts)
             .finish()
     }
 }
@@ -53,7 +57,9 @@ impl TokenIssuer {
         let claims = Claims {
             sub: user_id.to_string(),
             iat: now,
+            nbf: Some(now),
             exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            jti: Some(uuid::Uuid::new_v4().simple().to_string()),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             email: Some(email.to_string()),
@@ -72,6 +78,7 @@ pub struct TokenVerifier {
     hs256_validation: Validation,
     jwks: Option<Arc<JwksVerifier>>,
     revocations: Option<Db>,
+    local_accounts: bool,
 }
 
 impl TokenVerifier {
@@ -81,36 +88,52 @@ impl TokenVerifier {
             hs256_validation: validation(Algorithm::HS256, &config.issuer, &config.audience),
             jwks,
             revocations: None,
+            local_accounts: config.local_accounts,
         }
     }
 
-    /// Also refuses tokens revoked in `db` (those of deleted accounts). Every service with the
-    /// database checks this on every request, so a deletion takes effect at once everywhere.
+    /// Also refuses tokens revoked in `db` (those of deleted accounts, and signed-out tokens), and
+    /// an external issuer's tokens that name a local account. Every service with the database
+    /// checks this on every request, so a deletion or sign-out takes effect at once everywhere.
     pub fn with_revocations(mut self, db: Db) -> Self {
         self.revocations = Some(db);
         self
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims = self.verify_signature(token).await?;
+        let (claims, external) = self.verify_signature(token).await?;
         if let Some(db) = &self.revocations {
-            match db.token_revoked(&claims.sub, claims.iat).await {
-                Ok(false) => {}
-                Ok(true) => return Err(TokenError::Revoked),
-                Err(e) => return Err(TokenError::Unavailable(e.to_string())),
+            let standing = db
+                .token_standing(&claims.sub, claims.iat, claims.jti.as_deref())
+                .await
+                .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+            if standing.revoked {
+                return Err(TokenError::Revoked);
+            }
+            // Local ids are ours (UUIDv7): an external subject equal to one is an issuer
+            // speaking for a user it does not own.
+            if external && standing.local_account {
+                return Err(TokenError::ForeignSubject);
             }
         }
         Ok(claims)
     }
 
-    async fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
+    /// The claims, and whether an external issuer signed them.
+    async fn verify_signature(&self, token: &str) -> Result<(Claims, bool), TokenError> {
         // The header is untrusted; it only chooses which key may verify the signature. A token whose
         // `alg` is `none` or anything unlisted fails here or in `decode`.
         let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
         match header.alg {
-            Algorithm::HS256 => decode(token, &self.hs256_key, &self.hs256_validation),
+            Algorithm::HS256 if self.local_accounts => {
+                decode(token, &self.hs256_key, &self.hs256_validation).map(|c| (c, false))
+            }
+            Algorithm::HS256 => Err(TokenError::Invalid(
+                "local accounts are off (AUTH_LOCAL_ACCOUNTS=false): only the external issuer's tokens are accepted"
+                    .into(),
+            )),
             Algorithm::EdDSA => match &self.jwks {
-                Some(jwks) => jwks.verify(token, header.kid.as_deref()).await,
+                Some(jwks) => jwks.verify(token, header.kid.as_deref()).await.map(|c| (c, true)),
                 None => Err(TokenError::Invalid(
                     "EdDSA tokens are not accepted: AUTH_JWKS_URL is not set".into(),
                 )),
@@ -130,6 +153,7 @@ mod tests {
             issuer: "todo-chatbot".into(),
             audience: "todo-chatbot".into(),
             ttl: Duration::from_secs(60),
+            local_accounts: true,
         }
     }
 
@@ -196,6 +220,8 @@ mod tests {
         let claims = Claims {
             sub: "u1".into(),
             iat: Utc::now().timestamp() + 2,
+            nbf: None,
+            jti: None,
             exp: Utc::now().timestamp() + 120,
             iss: "todo-chatbot".into(),
             aud: "todo-chatbot".into(),

@@ -62,12 +62,47 @@ impl Db {
         Ok(())
     }
 
-    /// True when a token of `user_id` issued at `issued_at` (seconds since the epoch) was revoked:
-    /// the account was deleted at or after that second.
-    pub async fn token_revoked(&self, user_id: &str, issued_at: i64) -> Result<bool, StoreError> {
-        const SQL: &str = "SELECT revoked_at FROM token_revocations WHERE user_id = $1";
-        let revoked_at: Option<i64> =
-            on_pool!(self, pool => sqlx::query_scalar(SQL).bind(user_id).fetch_optional(pool).await)?;
-        Ok(revoked_at.is_some_and(|at| issued_at <= at))
+    /// What the database says of a token of `user_id` issued at `issued_at` (seconds since the
+    /// epoch) with the id `jti`, in one round trip: whether it was revoked (the account deleted at
+    /// or after that second, or this token signed out), and whether `user_id` is a local account.
+    pub async fn token_standing(
+        &self,
+        user_id: &str,
+        issued_at: i64,
+        jti: Option<&str>,
+    ) -> Result<TokenStanding, StoreError> {
+        const SQL: &str = "SELECT \
+             (SELECT revoked_at FROM token_revocations WHERE user_id = $1), \
+             CASE WHEN EXISTS (SELECT 1 FROM signed_out_tokens WHERE jti = $2) THEN 1 ELSE 0 END, \
+             CASE WHEN EXISTS (SELECT 1 FROM users WHERE id = $1) THEN 1 ELSE 0 END";
+        let (revoked_at, signed_out, local): (Option<i64>, i32, i32) = on_pool!(self, pool => {
+            sqlx::query_as(SQL).bind(user_id).bind(jti).fetch_one(pool).await
+        })?;
+        Ok(TokenStanding {
+            revoked: revoked_at.is_some_and(|at| issued_at <= at) || signed_out != 0,
+            local_account: local != 0,
+        })
     }
+
+    /// Takes back one token (sign-out) until `expires_at`, when it would stop working anyway, and
+    /// forgets the signed-out tokens that have expired since.
+    pub async fn sign_out_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        const INSERT: &str =
+            "INSERT INTO signed_out_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
+        const SWEEP: &str = "DELETE FROM signed_out_tokens WHERE expires_at < $1";
+        let now = Utc::now().timestamp();
+        let _turn = self.write_turn().await;
+        on_pool!(self, pool => {
+            sqlx::query(INSERT).bind(jti).bind(expires_at).execute(pool).await?;
+            sqlx::query(SWEEP).bind(now).execute(pool).await.map(drop)
+        })?;
+        Ok(())
+    }
+}
+
+/// A token's standing in the database (see [`Db::token_standing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenStanding {
+    pub revoked: bool,
+    pub local_account: bool,
 }

@@ -71,14 +71,16 @@ impl Priority {
 
 /// The characters a tag may hold (`TAG_PATTERN` in the OpenAPI document): anything but white
 /// space (every character `trim_blank` trims, listed rather than written `\s`, as in
-/// `TEXT_PATTERN`), control characters, `"`, `\` and `,`; and not `#`
-/// first (clients drop the `#` of `#work`). JSON escapes none of these, so the stored list holds
+/// `TEXT_PATTERN`), control characters, zero-width and text-direction characters, `"`, `\`
+/// and `,`; and not `#` first (clients drop the `#` of `#work`). JSON escapes none of these, so the stored list holds
 /// `"work"` for the tag `work` and a filter can match exactly that.
-pub const TAG_PATTERN: &str = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"\\,]*$"#;
+pub const TAG_PATTERN: &str = r#"^[^\u0000-\u001f \u007f-\u009f\u00a0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u2069\u3000\ufeff"\\,#][^\u0000-\u001f \u007f-\u009f\u00a0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u2069\u3000\ufeff"\\,]*$"#;
 
 fn tag_char(c: char) -> bool {
     !(c.is_whitespace()
         || c.is_control()
+        || super::is_hidden_control(c)
+        || super::is_zero_width(c)
         || ('\u{1c}'..='\u{1f}').contains(&c)
         || matches!(c, '\u{feff}' | '"' | '\\' | ','))
 }

@@ -145,6 +145,30 @@ pub fn is_blank(c: char) -> bool {
 pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\u0000\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\u0000]*$";
 pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
+/// A title's pattern: one line of text someone can see. Blank around it is trimmed; inside it,
+/// no control character (a newline could fake a line in the assistant's list reply) and no
+/// bidirectional override or isolate (U+202E turns `gpj.exe` into what reads as `exe.jpg`); and
+/// at least one character that is neither blank nor zero-width (two U+200B are not a title).
+/// Zero-width joiners stay allowed inside: emoji sequences and Persian script need them.
+pub const TITLE_PATTERN: &str = r"^[\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b-\u200d\u2060-\u2064][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*[\t\n\u000b\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$";
+
+/// Characters no title or tag may hold inside it: C0 and C1 controls, line and paragraph
+/// separators, and the bidirectional formatting characters (Unicode TR9: embeddings, overrides,
+/// isolates and the marks), which reorder what a reader sees.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Zero-width characters (and the invisible operators U+2061–U+2064): invisible, so they alone
+/// do not make a text non-blank.
+pub fn is_zero_width(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+}
+
 pub(crate) fn refuse_nul(field: &'static str, raw: &str) -> Result<(), ValidationError> {
     if raw.contains('\0') {
         return Err(ValidationError::new(
@@ -171,6 +195,18 @@ pub fn validate_title(raw: &str) -> Result<String, ValidationError> {
     let title = trim_blank(raw);
     if title.is_empty() {
         return Err(ValidationError::new("title", "title must not be empty"));
+    }
+    if let Some(bad) = title.chars().find(|c| is_hidden_control(*c)) {
+        return Err(ValidationError::new(
+            "title",
+            format!(
+                "a title is one line of visible text: it may not hold U+{:04X} (a line break, control or text-direction character)",
+                bad as u32
+            ),
+        ));
+    }
+    if title.chars().all(|c| is_blank(c) || is_zero_width(c)) {
+        return Err(ValidationError::new("title", "title must hold a visible character"));
     }
     Ok(title.to_string())
 }
@@ -352,7 +388,16 @@ pub fn validate_email(raw: &str) -> Result<String, ValidationError> {
     Ok(email)
 }
 
-pub fn validate_password(raw: &str) -> Result<(), ValidationError> {
+/// How many characters of a password the guessability estimate reads: its cost grows with the
+/// length, and a password whose first 64 characters are hard to guess is hard to guess.
+const PASSWORD_ESTIMATE_CHARS: usize = 64;
+
+/// A new password: 8 to 128 characters, and not guessable. Guessable is what zxcvbn scores below
+/// 2, about a million guesses or fewer: the common passwords of its frequency lists
+/// (`12345678`, `password1`), keyboard walks, repeats (eight spaces), dates, and anything built
+/// on `user_inputs` (the account's email and name). NIST SP 800-63B asks for exactly these
+/// checks and no composition rules, so a long phrase of plain words passes.
+pub fn validate_password(raw: &str, user_inputs: &[&str]) -> Result<(), ValidationError> {
     let chars = raw.chars().count();
     if chars < PASSWORD_MIN_CHARS {
         return Err(ValidationError::new(
@@ -364,6 +409,35 @@ pub fn validate_password(raw: &str) -> Result<(), ValidationError> {
         return Err(ValidationError::new(
             "password",
             format!("password must be at most {PASSWORD_MAX_CHARS} characters"),
+        ));
+    }
+    let head: String = raw.chars().take(PASSWORD_ESTIMATE_CHARS).collect();
+    // zxcvbn matches its user inputs whole: "ada.lovelace@example.com" would not catch
+    // "adalovelace1815", so each input's words count too, alone and run together.
+    let mut inputs: Vec<String> = Vec::new();
+    for input in user_inputs {
+        let lower = input.to_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+            .collect();
+        inputs.push(words.concat());
+        inputs.extend(words.iter().map(|w| (*w).to_string()));
+        inputs.push(lower.clone());
+    }
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(&head, &inputs);
+    if u8::from(estimate.score()) < 2 {
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map_or_else(|| "it is too easy to guess".to_string(), |w| w.to_string());
+        return Err(ValidationError::new(
+            "password",
+            format!(
+                "choose a password that is harder to guess ({}): a few unrelated words make a good one",
+                why.trim_end_matches('.').to_lowercase()
+            ),
         ));
     }
     Ok(())
@@ -408,6 +482,48 @@ mod tests {
                 "TAG_PATTERN and validate_tag disagree on U+{:04X}",
                 c as u32
             );
+        }
+    }
+
+    #[test]
+    fn the_title_pattern_and_validate_title_agree() {
+        let pattern = regex::Regex::new(TITLE_PATTERN).unwrap();
+        let every = (1u32..0x3100).chain(0xfe00..0x10000).chain([0x1f600, 0x10ffff]);
+        for c in every.filter_map(char::from_u32) {
+            for text in [
+                c.to_string(),
+                format!("a{c}b"),
+                format!("{c}a"),
+                format!("a{c}"),
+                format!("\u{200b}{c}"),
+            ] {
+                assert_eq!(
+                    pattern.is_match(&text),
+                    validate_title(&text).is_ok(),
+                    "TITLE_PATTERN and validate_title disagree on {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn titles_are_one_visible_line_without_direction_tricks() {
+        for refused in [
+            "\u{200b}\u{200b}",
+            "milk\nbread",
+            "pay\u{202e}gpj.exe",
+            "a\u{2066}b",
+            "x\u{85}y",
+        ] {
+            assert!(validate_title(refused).is_err(), "{refused:?}");
+        }
+        for kept in [
+            "buy milk\n",
+            "\tbuy milk",
+            "family \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}",
+            "می\u{200c}خواهم",
+        ] {
+            assert!(validate_title(kept).is_ok(), "{kept:?}");
         }
     }
 
@@ -470,7 +586,18 @@ mod tests {
 
     #[test]
     fn passwords_need_eight_characters() {
-        assert!(validate_password("1234567").is_err());
-        assert!(validate_password("12345678").is_ok());
+        assert!(validate_password("1234567", &[]).is_err());
+        for guessable in ["12345678", "password123", "        ", "qwertyuiop", "aaaaaaaaaaaa"] {
+            let error = validate_password(guessable, &[]).unwrap_err();
+            assert!(error.message.contains("harder to guess"), "{guessable:?}: {error:?}");
+        }
+        let me = ["ada.lovelace@example.com", "ada.lovelace", "Ada Lovelace"];
+        assert!(validate_password("ada.lovelace@example.com", &me).is_err());
+        assert!(validate_password("adalovelace1815", &me).is_err());
+        for fine in ["correct horse battery", "plum kettle orbit", "verify-3f9a0c1e"] {
+            assert!(validate_password(fine, &me).is_ok(), "{fine:?}");
+        }
+        // Long passwords are estimated on their head only, and still pass.
+        assert!(validate_password(&format!("correct horse battery {}", "x".repeat(100)), &[]).is_ok());
     }
 }

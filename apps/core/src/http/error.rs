@@ -164,7 +164,8 @@ impl From<TokenError> for ApiError {
             TokenError::Missing => "missing bearer token: send Authorization: Bearer <token>",
             TokenError::Expired => "token has expired: sign in again",
             TokenError::Invalid(_) => "invalid token",
-            TokenError::Revoked => "this session has ended (the account was deleted): sign in again",
+            TokenError::Revoked => "this session has ended (signed out, or the account was deleted): sign in again",
+            TokenError::ForeignSubject => "invalid token",
             TokenError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "cannot check a token: database unavailable");
                 return ApiError::database_unavailable();

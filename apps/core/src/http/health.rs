@@ -19,7 +19,12 @@ pub trait Readiness: Send + Sync + 'static {
 
 impl Readiness for Db {
     fn check(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.ping().await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.ping().await.map_err(|e| {
+                tracing::warn!(error = %e, "the database does not answer");
+                "the database is unreachable".to_string()
+            })
+        })
     }
 }
 
@@ -44,15 +49,20 @@ pub fn health_routes<S: Clone + Send + Sync + 'static>(readiness: Arc<dyn Readin
                 }
             }),
         )
-        .route(
-            "/metrics",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    super::metrics::render(),
-                )
-            }),
-        )
+}
+
+/// `/metrics` in Prometheus text. `with_common_layers` adds it to the main router, or the service
+/// runner serves it on `METRICS_PORT` alone.
+pub fn metrics_routes() -> Router {
+    Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                super::metrics::render(),
+            )
+        }),
+    )
 }
 
 fn not_ready(reason: String) -> axum::response::Response {

@@ -20,10 +20,15 @@ use crate::config::ServiceConfig;
 /// Request bodies above this size are refused with 413.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-/// Adds JSON fallbacks, metrics, body limit, request ids, access logs, panic recovery and CORS.
+/// Adds `/metrics` (unless it has a port of its own), JSON fallbacks, metrics, body limit, request ids, access logs, panic recovery and CORS.
 pub fn with_common_layers(router: Router, config: &ServiceConfig) -> Router {
     // Install the recorder before the first request is counted.
     super::metrics::handle();
+    let router = if config.metrics_port.is_none() {
+        router.merge(super::metrics_routes())
+    } else {
+        router
+    };
     let router = router
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::not_found(format!("no route for {method} {}", uri.path()))

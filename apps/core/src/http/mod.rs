@@ -1,5 +1,6 @@
 //! What every service's HTTP side shares.
 
+mod client_addr;
 mod error;
 mod extract;
 mod health;
@@ -8,9 +9,10 @@ mod metrics;
 mod server;
 mod upstream;
 
+pub use client_addr::TrustedProxies;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
-pub use health::{Readiness, health_routes};
+pub use health::{Readiness, health_routes, metrics_routes};
 pub use layers::{BODY_LIMIT_BYTES, with_common_layers};
 pub use server::{bind, serve, shutdown_signal};
 pub use upstream::UpstreamReady;

@@ -32,7 +32,12 @@ impl Readiness for UpstreamReady {
             match self.client.get(&self.readyz).send().await {
                 Ok(response) if response.status().is_success() => Ok(()),
                 Ok(response) => Err(format!("{} is not ready ({})", self.name, response.status())),
-                Err(e) => Err(format!("{} is unreachable: {e}", self.name)),
+                // The error names the upstream's URL: logged, never answered (the frontend's
+                // /readyz is public).
+                Err(e) => {
+                    tracing::warn!(error = %e, upstream = self.name, "upstream unreachable");
+                    Err(format!("{} is unreachable", self.name))
+                }
             }
         })
     }

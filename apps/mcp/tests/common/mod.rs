@@ -56,6 +56,7 @@ pub fn tokens() -> TokenConfig {
         issuer: "todo-chatbot".into(),
         audience: "todo-chatbot".into(),
         ttl: Duration::from_secs(600),
+        local_accounts: true,
     }
 }
 

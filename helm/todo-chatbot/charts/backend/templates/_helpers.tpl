@@ -7,17 +7,13 @@ AGENT_URL: {{ include "common.serviceUrl" (dict "root" . "component" "agent" "po
 AGENT_TIMEOUT_SECS: {{ .Values.agentTimeoutSeconds | quote }}
 AUTH_SIGN_IN_PER_MINUTE: {{ .Values.signInPerMinute | quote }}
 AUTH_SIGN_UP_PER_HOUR: {{ .Values.signUpPerHour | quote }}
-TRUSTED_PROXY_HOPS: {{ include "backend.trustedProxyHops" . | quote }}
+TRUSTED_PROXIES: {{ include "backend.trustedProxies" . | quote }}
 {{- end -}}
 
-{{/* Requests reach the backend through the frontend, and through the ingress controller first
-when the release has an ingress; each appends the address it saw to X-Forwarded-For. */}}
-{{- define "backend.trustedProxyHops" -}}
-{{- if kindIs "invalid" .Values.trustedProxyHops -}}
-{{- ternary 2 1 (.Values.global.ingress.enabled | default false) -}}
-{{- else -}}
-{{- .Values.trustedProxyHops -}}
-{{- end -}}
+{{/* Requests reach the backend through the frontend, which sets X-Forwarded-For to the one
+client address it decided on: the backend trusts the frontend's pods, on the pod network. */}}
+{{- define "backend.trustedProxies" -}}
+{{- join "," (.Values.trustedProxies | default .Values.global.podCidrs) -}}
 {{- end -}}
 
 {{- define "backend.secretEnv" -}}

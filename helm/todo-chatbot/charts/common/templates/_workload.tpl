@@ -37,6 +37,7 @@ readinessProbe:
 
 {{- define "common.configmap" -}}
 {{- $base := dict "PORT" (toString .Values.port) "BIND_ADDR" "0.0.0.0" "LOG_FORMAT" .Values.logFormat "RUST_LOG" .Values.logLevel -}}
+{{- with .Values.metricsPort }}{{ $_ := set $base "METRICS_PORT" (toString .) }}{{ end -}}
 {{- $own := include (printf "%s.config" .Chart.Name) . | fromYaml -}}
 {{- $extra := .Values.extraEnv | default dict -}}
 apiVersion: v1
@@ -89,7 +90,7 @@ spec:
         checksum/secret: {{ . }}
         {{- end }}
         prometheus.io/scrape: "true"
-        prometheus.io/port: {{ .Values.port | quote }}
+        prometheus.io/port: {{ .Values.metricsPort | default .Values.port | quote }}
         prometheus.io/path: /metrics
         {{- with .Values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
@@ -135,6 +136,11 @@ spec:
             - name: http
               containerPort: {{ .Values.port }}
               protocol: TCP
+            {{- with .Values.metricsPort }}
+            - name: metrics
+              containerPort: {{ . }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "common.fullname" . }}
@@ -167,7 +173,11 @@ metadata:
   labels:
     {{- include "common.labels" . | nindent 4 }}
 spec:
-  type: {{ .Values.service.type }}
+  {{- $type := include "common.serviceType" . }}
+  type: {{ $type }}
+  {{- if and (has $type (list "NodePort" "LoadBalancer")) .Values.service.externalTrafficPolicy }}
+  externalTrafficPolicy: {{ .Values.service.externalTrafficPolicy }}
+  {{- end }}
   {{- with .Values.service.sessionAffinity }}
   sessionAffinity: {{ . }}
   {{- end }}
@@ -178,9 +188,16 @@ spec:
       port: {{ .Values.service.port }}
       targetPort: http
       protocol: TCP
-      {{- if and (eq .Values.service.type "NodePort") .Values.service.nodePort }}
+      {{- if and (eq $type "NodePort") .Values.service.nodePort }}
       nodePort: {{ .Values.service.nodePort }}
       {{- end }}
+{{- end -}}
+
+{{/* The Service's type: the value, or, left empty (the frontend's), NodePort unless the release
+has an ingress, which is then the only way in (a NodePort beside it would let clients around the
+proxy whose X-Forwarded-For the frontend trusts). */}}
+{{- define "common.serviceType" -}}
+{{- .Values.service.type | default (ternary "ClusterIP" "NodePort" (.Values.global.ingress.enabled | default false)) -}}
 {{- end -}}
 
 {{- define "common.serviceAccount" -}}
