@@ -40,7 +40,12 @@ fn a_database_cut_under_write_load_loses_no_acknowledged_write_and_recovers_with
     let mut backend = start_backend(
         url.as_str(),
         free_port(),
-        &[("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".into())],
+        // Four writers as fast as they can: past any per-user write limit, which is not what
+        // this test is about.
+        &[
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".into()),
+            ("WRITES_PER_MINUTE", "0".into()),
+        ],
     );
     let sam = Api::new(backend.port).sign_up("writer@example.com");
 

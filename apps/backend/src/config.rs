@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use todo_core::auth::{JwksConfig, TokenConfig};
-use todo_core::config::{self, ConfigError, Env, ServiceConfig};
+use todo_core::config::{self, ConfigError, Env, ServiceConfig, UsageCaps};
 use todo_core::db::DbOptions;
 use todo_core::http::TrustedProxies;
 
@@ -23,8 +23,10 @@ pub struct BackendConfig {
     pub agent_url: String,
     /// How long a chat message waits for the agent before answering 504.
     pub agent_timeout: Duration,
-    /// Sign-in and sign-up rate limits.
+    /// Sign-in, sign-up, write and chat rate limits.
     pub limits: Limits,
+    /// How many tasks and conversations one account may hold.
+    pub caps: UsageCaps,
     /// The proxies in front of the backend whose X-Forwarded-For entry names the client (the
     /// frontend's addresses). None: the TCP peer is the client.
     pub trusted_proxies: TrustedProxies,
@@ -60,7 +62,18 @@ impl BackendConfig {
                 20,
                 "a number of sign-ups (0 turns the limit off)",
             )),
+            writes_per_minute: NonZeroU32::new(env.parse(
+                "WRITES_PER_MINUTE",
+                300,
+                "a number of task writes (0 turns the limit off)",
+            )),
+            chats_per_minute: NonZeroU32::new(env.parse(
+                "CHATS_PER_MINUTE",
+                20,
+                "a number of chat messages (0 turns the limit off)",
+            )),
         };
+        let caps = config::usage_caps_from_env(&mut env);
         let trusted_proxies = config::trusted_proxies_from_env(&mut env);
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let password_workers = env.parse("PASSWORD_HASH_WORKERS", cpus, "a number of threads");
@@ -78,6 +91,7 @@ impl BackendConfig {
             agent_url,
             agent_timeout,
             limits,
+            caps,
             trusted_proxies,
             password_workers,
             password_queue,

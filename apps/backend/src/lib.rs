@@ -34,6 +34,7 @@ pub async fn build(config: &BackendConfig) -> anyhow::Result<Router> {
         passwords: Passwords::new(config.password_workers, config.password_queue),
         throttle: throttle::Throttle::start(config.limits, config.trusted_proxies.clone()),
         local_accounts: config.tokens.local_accounts,
+        caps: config.caps,
     };
     Ok(router(state, config))
 }

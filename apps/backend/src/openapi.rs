@@ -70,27 +70,30 @@ impl Modify for TimeZones {
 /// everywhere. A JSON body: 400 (not JSON), 413 (over the limit), 415 (not sent as JSON), 422 (not
 /// the schema, or a broken rule, the field named). A path or query parameter of the wrong type:
 /// 400. A bearer token: 401 (missing, malformed, expired). A `{user_id}` in the path: 403 (another
-/// user's). Any: 503 (the database is unreachable).
+/// user's), and on a write there, 429 (the user's write or chat limit). Any: 503 (the database
+/// is unreachable).
 struct StandardErrors;
 
 impl Modify for StandardErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
             ];
-            for operation in operations.into_iter().flatten() {
-                declare_standard_errors(path, operation);
+            for (operation, writes) in operations {
+                if let Some(operation) = operation {
+                    declare_standard_errors(path, operation, writes);
+                }
             }
         }
     }
 }
 
-fn declare_standard_errors(path: &str, operation: &mut Operation) {
+fn declare_standard_errors(path: &str, operation: &mut Operation, writes: bool) {
     let parameters: Vec<(String, ParameterIn)> = operation
         .parameters
         .iter()
@@ -130,6 +133,12 @@ fn declare_standard_errors(path: &str, operation: &mut Operation) {
     }
     if path.contains("{user_id}") {
         errors.push(("403", "The token belongs to another user."));
+        if writes {
+            errors.push((
+                "429",
+                "Too many task writes or chat messages from this user; Retry-After says when to go on.",
+            ));
+        }
     }
     errors.push(("503", "The database is unreachable."));
     for (status, description) in errors {
@@ -139,7 +148,7 @@ fn declare_standard_errors(path: &str, operation: &mut Operation) {
             .entry(status.to_string())
             .or_insert_with(|| {
                 let mut response = ResponseBuilder::new();
-                if status == "503" {
+                if status == "503" || status == "429" {
                     response = response.header("Retry-After", retry_after());
                 }
                 response

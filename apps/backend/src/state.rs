@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use todo_core::auth::{Passwords, TokenIssuer, TokenVerifier};
+use todo_core::config::UsageCaps;
 use todo_core::db::Db;
 
 use crate::agent::AgentClient;
@@ -16,6 +17,7 @@ pub struct AppState {
     pub agent: AgentClient,
     pub passwords: Passwords,
     pub throttle: Arc<Throttle>,
+    pub caps: UsageCaps,
     /// Whether sign-up and sign-in are on (off when an external issuer owns every account).
     pub local_accounts: bool,
 }

@@ -1,5 +1,6 @@
 //! Slows password guessing and mass sign-up: keyed rate limits (GCRA, from `governor`) on the
-//! client's address and on the account an attempt names.
+//! client's address and on the account an attempt names. And slows one signed-in user's writes
+//! and chats, so one account cannot flood the database or run up the model's bill.
 //!
 //! Sign-in is limited per (address, account) and, more loosely, per address. Nothing is limited
 //! per account alone: that would let anyone lock a user out by failing on their email from
@@ -25,6 +26,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 pub struct Limits {
     pub sign_in_per_minute: Option<NonZeroU32>,
     pub sign_up_per_hour: Option<NonZeroU32>,
+    /// Task writes (create, change, complete, delete) per user; the whole minute's worth may come
+    /// at once, then one at a time.
+    pub writes_per_minute: Option<NonZeroU32>,
+    /// Chat messages per user: each may cost several model turns.
+    pub chats_per_minute: Option<NonZeroU32>,
 }
 
 /// Where a request came from, as far as it can be trusted: the peer of the TCP connection, or,
@@ -83,6 +89,8 @@ pub struct Throttle {
     sign_in_pair: Option<DefaultKeyedRateLimiter<(AddrKey, String)>>,
     sign_in_addr: Option<DefaultKeyedRateLimiter<AddrKey>>,
     sign_up_addr: Option<DefaultKeyedRateLimiter<AddrKey>>,
+    writes: Option<DefaultKeyedRateLimiter<String>>,
+    chats: Option<DefaultKeyedRateLimiter<String>>,
 }
 
 impl Throttle {
@@ -98,6 +106,12 @@ impl Throttle {
                 .sign_in_per_minute
                 .map(|n| RateLimiter::keyed(Quota::per_minute(per_address(n)))),
             sign_up_addr: limits.sign_up_per_hour.map(|n| RateLimiter::keyed(Quota::per_hour(n))),
+            writes: limits
+                .writes_per_minute
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            chats: limits
+                .chats_per_minute
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(sweep(Arc::downgrade(&throttle)));
@@ -119,6 +133,16 @@ impl Throttle {
         check(self.sign_up_addr.as_ref(), &AddrKey::from(addr.0), "sign-up")
     }
 
+    /// One task write by `user_id`.
+    pub fn write(&self, user_id: &str) -> Result<(), ApiError> {
+        check(self.writes.as_ref(), &user_id.to_string(), "task write")
+    }
+
+    /// One chat message by `user_id`.
+    pub fn chat(&self, user_id: &str) -> Result<(), ApiError> {
+        check(self.chats.as_ref(), &user_id.to_string(), "chat message")
+    }
+
     fn retain_recent(&self) {
         if let Some(l) = &self.sign_in_pair {
             l.retain_recent();
@@ -127,6 +151,9 @@ impl Throttle {
             l.retain_recent();
         }
         if let Some(l) = &self.sign_up_addr {
+            l.retain_recent();
+        }
+        for l in [&self.writes, &self.chats].into_iter().flatten() {
             l.retain_recent();
         }
     }
@@ -141,8 +168,8 @@ fn check<K: std::hash::Hash + Eq + Clone>(
     limiter.check_key(key).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        metrics::counter!("auth_attempts_throttled_total", "kind" => what.to_string()).increment(1);
-        ApiError::too_many_requests(format!("too many {what} attempts: try again in {secs} s"), secs)
+        metrics::counter!("requests_throttled_total", "kind" => what.to_string()).increment(1);
+        ApiError::too_many_requests(format!("too many {what}s: try again in {secs} s"), secs)
     })
 }
 
@@ -185,6 +212,8 @@ mod tests {
             Limits {
                 sign_in_per_minute: NonZeroU32::new(3),
                 sign_up_per_hour: None,
+                writes_per_minute: None,
+                chats_per_minute: None,
             },
             TrustedProxies::none(),
         );

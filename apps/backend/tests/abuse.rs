@@ -245,4 +245,108 @@ both_backends! {
         let (status, tasks) = server.call(Method::GET, &again.tasks(), Some(&again.token), None).await;
         assert_eq!((status, tasks.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "nothing of the old account");
     }
+
+    async fn an_account_holds_at_most_its_caps_and_deleting_makes_room(db) {
+        let server = TestServer::start_with(&db, &[("MAX_TASKS_PER_USER", "3"), ("MAX_CONVERSATIONS_PER_USER", "1")]).await;
+        let full = server.sign_up("full@example.com").await;
+        let other = server.sign_up("other@example.com").await;
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let (status, task) = server.call(Method::POST, &full.tasks(), Some(&full.token), Some(json!({"title": format!("t{n}")}))).await;
+            assert_eq!(status, StatusCode::CREATED, "{task}");
+            ids.push(task["id"].clone());
+        }
+        let (status, body) = server.call(Method::POST, &full.tasks(), Some(&full.token), Some(json!({"title": "one too many"}))).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "limit_reached");
+        assert!(body["error"]["message"].as_str().unwrap().contains("3 tasks"), "{body}");
+        let (status, _) = server.call(Method::POST, &other.tasks(), Some(&other.token), Some(json!({"title": "mine"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "the cap is per account");
+        let (status, _) = server.call(Method::DELETE, &full.task(&ids[0]), Some(&full.token), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = server.call(Method::POST, &full.tasks(), Some(&full.token), Some(json!({"title": "room again"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        let chat = format!("/api/{}/chat", full.user_id);
+        let (status, first) = server.call(Method::POST, &chat, Some(&full.token), Some(json!({"message": "hi"}))).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "no agent here: {first}");
+        let conversation = first["error"]["conversation_id"].clone();
+        let (status, body) = server.call(Method::POST, &chat, Some(&full.token), Some(json!({"message": "a new one"}))).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "limit_reached");
+        let (status, _) = server
+            .call(Method::POST, &chat, Some(&full.token), Some(json!({"message": "go on", "conversation_id": conversation})))
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "an existing conversation goes on");
+    }
+}
+
+/// One user flooding writes or chats is slowed, the others are not; what is refused stores
+/// nothing. (An outside probe made 3,000 tasks in 3.4 s and 40 conversations in 0.2 s.)
+#[tokio::test]
+async fn one_users_writes_and_chats_are_slowed_and_a_refused_message_stores_nothing() {
+    let db = TestDb::sqlite_memory();
+    let server = TestServer::start_with(&db, &[("WRITES_PER_MINUTE", "4"), ("CHATS_PER_MINUTE", "2")]).await;
+    let flood = server.sign_up("flood@example.com").await;
+    let calm = server.sign_up("calm@example.com").await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let body = json!({"title": format!("task {n}")});
+        statuses.push(
+            server
+                .call(Method::POST, &flood.tasks(), Some(&flood.token), Some(body))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses[..4], [StatusCode::CREATED; 4]);
+    let (status, body) = server
+        .call(Method::DELETE, &flood.task(&json!(1)), Some(&flood.token), None)
+        .await;
+    assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+    let (status, listed) = server.call(Method::GET, &flood.tasks(), Some(&flood.token), None).await;
+    assert_eq!(
+        (status, listed.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(4)),
+        "reads go on"
+    );
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &calm.tasks(),
+            Some(&calm.token),
+            Some(json!({"title": "mine"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "another user writes on");
+
+    // No agent runs here, so an accepted chat is stored and answers 503; past the limit, 429.
+    let chat = format!("/api/{}/chat", flood.user_id);
+    for _ in 0..2 {
+        let (status, body) = server
+            .call(Method::POST, &chat, Some(&flood.token), Some(json!({"message": "hi"})))
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    }
+    let response = server
+        .http
+        .post(server.url(&chat))
+        .bearer_auth(&flood.token)
+        .json(&json!({"message": "one more"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let (_, conversations) = server
+        .call(
+            Method::GET,
+            &format!("/api/{}/conversations", flood.user_id),
+            Some(&flood.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        conversations.as_array().map(Vec::len),
+        Some(2),
+        "the refused message started nothing"
+    );
 }

@@ -192,6 +192,8 @@ fn any_request_is_answered_without_a_server_error_and_touches_no_other_user() {
         &[
             ("AUTH_SIGN_IN_PER_MINUTE", "0"),
             ("AUTH_SIGN_UP_PER_HOUR", "0"),
+            ("WRITES_PER_MINUTE", "0"),
+            ("CHATS_PER_MINUTE", "0"),
             ("AGENT_TIMEOUT_SECS", "1"),
         ],
     ));

@@ -210,6 +210,40 @@ pub fn trusted_proxies_from_env(env: &mut Env) -> TrustedProxies {
     }
 }
 
+/// How much one account may hold (`MAX_TASKS_PER_USER`, `MAX_CONVERSATIONS_PER_USER`; 0: no
+/// limit). A bound on what one user can make the others pay for: storage, and the listing the
+/// web UI and the assistant read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageCaps {
+    pub tasks_per_user: u32,
+    pub conversations_per_user: u32,
+}
+
+impl Default for UsageCaps {
+    fn default() -> Self {
+        UsageCaps {
+            tasks_per_user: 10_000,
+            conversations_per_user: 1_000,
+        }
+    }
+}
+
+pub fn usage_caps_from_env(env: &mut Env) -> UsageCaps {
+    let defaults = UsageCaps::default();
+    UsageCaps {
+        tasks_per_user: env.parse(
+            "MAX_TASKS_PER_USER",
+            defaults.tasks_per_user,
+            "a number of tasks (0: no limit)",
+        ),
+        conversations_per_user: env.parse(
+            "MAX_CONVERSATIONS_PER_USER",
+            defaults.conversations_per_user,
+            "a number of conversations (0: no limit)",
+        ),
+    }
+}
+
 pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Token settings. Without `BETTER_AUTH_SECRET` the service refuses to start unless `dev_mode`,

@@ -4,7 +4,13 @@
 const SESSION_KEY = "todo-chatbot.session";
 const $ = (id) => document.getElementById(id);
 
-const state = { token: null, user: null, conversation: null, tasks: [], shown: [], matching: 0 };
+// The task list is read a page at a time (TASK_PAGE), however many tasks an account holds;
+// `next` is where the following page starts (X-Next-Cursor), null on the last.
+const TASK_PAGE = 50;
+const state = {
+  token: null, user: null, conversation: null,
+  shown: [], matching: 0, next: null, pending: 0, done: 0, filtered: false,
+};
 
 // ---------- API ----------
 
@@ -75,7 +81,7 @@ setInterval(() => {
 
 function signOut(message) {
   localStorage.removeItem(SESSION_KEY);
-  Object.assign(state, { token: null, user: null, conversation: null, tasks: [] });
+  Object.assign(state, { token: null, user: null, conversation: null, shown: [], next: null });
   $("messages").replaceChildren();
   $("task-list").replaceChildren();
   $("conversation-list").replaceChildren();
@@ -252,21 +258,28 @@ function filterParams() {
     if ($(id).value) params.set(name, $(id).value);
   }
   if ($("filter-overdue").checked) params.set("overdue", "true");
-  if ([...params.keys()].length > 0) params.set("limit", "100");
   return params;
 }
 
+const totalOf = (page) => Number(page.response.headers.get("x-total-count") ?? page.data.length);
+
+// The first page of what the filters ask for, and the pending and done counts (each a one-task
+// page read for its X-Total-Count): three small requests, whatever the account holds.
 async function refreshTasks() {
   try {
     const params = filterParams();
-    const filtered = [...params.keys()].length > 0;
-    const [all, shown] = await Promise.all([
-      api("GET", userPath("/tasks")),
-      filtered ? apiResponse("GET", userPath(`/tasks?${params}`)) : null,
+    state.filtered = [...params.keys()].length > 0;
+    params.set("limit", String(TASK_PAGE));
+    const [page, pending, done] = await Promise.all([
+      apiResponse("GET", userPath(`/tasks?${params}`)),
+      apiResponse("GET", userPath("/tasks?status=pending&limit=1")),
+      apiResponse("GET", userPath("/tasks?status=completed&limit=1")),
     ]);
-    state.tasks = all;
-    state.shown = shown ? shown.data : all;
-    state.matching = shown ? Number(shown.response.headers.get("x-total-count") ?? shown.data.length) : all.length;
+    state.shown = page.data;
+    state.matching = totalOf(page);
+    state.next = page.response.headers.get("x-next-cursor");
+    state.pending = totalOf(pending);
+    state.done = totalOf(done);
     renderTasks();
     $("task-error").textContent = "";
   } catch (error) {
@@ -274,16 +287,32 @@ async function refreshTasks() {
   }
 }
 
+// The next page, appended: its cursor carries the sort and the place, the filters still apply.
+async function moreTasks() {
+  if (!state.next) return;
+  try {
+    const params = filterParams();
+    params.set("limit", String(TASK_PAGE));
+    params.set("cursor", state.next);
+    const page = await apiResponse("GET", userPath(`/tasks?${params}`));
+    state.shown = state.shown.concat(page.data);
+    state.next = page.response.headers.get("x-next-cursor");
+    renderTasks();
+  } catch (error) {
+    $("task-error").textContent = error.message;
+  }
+}
+
 function renderTasks() {
-  const pending = state.tasks.filter((t) => !t.completed).length;
-  $("task-counts").textContent = `(${pending} pending, ${state.tasks.length - pending} done)`;
-  const filtered = state.shown !== state.tasks;
-  $("task-shown").textContent = filtered
-    ? state.matching === 0
+  $("task-counts").textContent = `(${state.pending} pending, ${state.done} done)`;
+  $("task-shown").textContent =
+    state.filtered && state.matching === 0
       ? "No tasks match these filters."
-      : `Showing ${state.shown.length} of ${state.matching} matching tasks.`
-    : "";
+      : state.filtered || state.next
+        ? `Showing ${state.shown.length} of ${state.matching} ${state.filtered ? "matching " : ""}tasks.`
+        : "";
   $("task-list").replaceChildren(...state.shown.map(taskItem));
+  $("task-more").hidden = !state.next;
 }
 
 const DUE_FORMAT = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
@@ -446,6 +475,7 @@ async function start() {
     event.preventDefault();
     refreshTasks();
   });
+  $("task-more").addEventListener("click", moreTasks);
   $("filter-clear").addEventListener("click", () => {
     $("task-filters").reset();
     refreshTasks();

@@ -1,7 +1,7 @@
 //! The MCP service's configuration, read from the environment.
 
 use todo_core::auth::{JwksConfig, TokenConfig};
-use todo_core::config::{self, ConfigError, Env, ServiceConfig};
+use todo_core::config::{self, ConfigError, Env, ServiceConfig, UsageCaps};
 use todo_core::db::DbOptions;
 
 pub const DEFAULT_PORT: u16 = 8001;
@@ -23,6 +23,8 @@ pub struct McpConfig {
     pub allowed_hosts: Vec<String>,
     /// Browser origins accepted (`scheme://host:port`, `:*` for any port); empty means none.
     pub allowed_origins: Vec<String>,
+    /// How many tasks one account may hold.
+    pub caps: UsageCaps,
 }
 
 fn list(env: &Env, key: &str) -> Option<Vec<String>> {
@@ -44,8 +46,10 @@ impl McpConfig {
             .unwrap_or_else(|| DEFAULT_ALLOWED_HOSTS.iter().map(|h| h.to_string()).collect());
         let allowed_origins = list(&env, "MCP_ALLOWED_ORIGINS")
             .unwrap_or_else(|| DEFAULT_ALLOWED_ORIGINS.iter().map(|o| o.to_string()).collect());
+        let caps = config::usage_caps_from_env(&mut env);
         env.finish()?;
         Ok(McpConfig {
+            caps,
             service,
             database,
             tokens,

@@ -83,7 +83,7 @@ pub fn router(
         transport.enforce_origin_validation()
     };
     let sessions = Arc::new(LocalSessionManager::default());
-    let server = TodoServer::new(db.clone(), live);
+    let server = TodoServer::new(db.clone(), config.caps, live);
     let handler = server.clone();
     let transports = Transports {
         stateless: StreamableHttpService::new(

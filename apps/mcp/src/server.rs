@@ -14,6 +14,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, prompt_handler, tool_handler};
+use todo_core::config::UsageCaps;
 use todo_core::db::Db;
 use todo_core::http::AuthUser;
 
@@ -25,6 +26,8 @@ use crate::subscriptions::{self, Live, SessionSubscriptions};
 #[derive(Clone)]
 pub struct TodoServer {
     pub(crate) db: Db,
+    /// How many tasks one account may hold.
+    pub(crate) caps: UsageCaps,
     tool_router: Arc<ToolRouter<Self>>,
     prompt_router: Arc<PromptRouter<Self>>,
     live: Live,
@@ -33,9 +36,10 @@ pub struct TodoServer {
 }
 
 impl TodoServer {
-    pub fn new(db: Db, live: Live) -> Self {
+    pub fn new(db: Db, caps: UsageCaps, live: Live) -> Self {
         TodoServer {
             db,
+            caps,
             tool_router: Arc::new(Self::tool_router()),
             prompt_router: Arc::new(Self::prompt_router()),
             live,

@@ -139,6 +139,7 @@ pub(crate) fn explain(err: StoreError, task_id: Option<i64>) -> String {
     match (err, task_id) {
         (StoreError::NotFound, Some(id)) => format!("task {id} not found; call list_tasks to see the task ids"),
         (StoreError::Unavailable(_), _) => "the task database is unavailable right now; try again shortly".into(),
+        (StoreError::LimitReached(message), _) => message,
         (other, _) => {
             tracing::error!(error = %other, "tool failed");
             "internal error while accessing tasks".into()
@@ -208,7 +209,11 @@ impl TodoServer {
                 .map_err(|e| e.to_string())?,
             ..NewTask::parse(&args.title, args.description.as_deref()).map_err(|e| e.to_string())?
         };
-        let task = self.db.create_task(&user, &task).await.map_err(|e| explain(e, None))?;
+        let task = self
+            .db
+            .create_task_within(&user, &task, self.caps.tasks_per_user)
+            .await
+            .map_err(|e| explain(e, None))?;
         Ok(change(task, "created"))
     }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{call, legacy, start, stateless, structured, tokens};
+use common::{call, legacy, start, start_with, stateless, structured, tokens};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::json;
 use todo_core::auth::{TokenConfig, TokenIssuer};
@@ -17,6 +17,19 @@ fn error_text(result: &CallToolResult) -> String {
 }
 
 both_backends! {
+    async fn add_task_stops_at_the_accounts_cap_with_a_message_the_model_can_relay(db) {
+        let server = start_with(&db, &[("MAX_TASKS_PER_USER", "2")]).await;
+        let client = server.client("u1", stateless()).await;
+        for title in ["one", "two"] {
+            let added = call(&client, "add_task", json!({"user_id": "u1", "title": title})).await;
+            assert_ne!(added.is_error, Some(true), "{added:?}");
+        }
+        let refused = call(&client, "add_task", json!({"user_id": "u1", "title": "three"})).await;
+        let text = error_text(&refused);
+        assert!(text.contains("2 tasks") && text.contains("delete finished ones"), "{text}");
+        assert_eq!(server.db.list_tasks("u1", StatusFilter::All).await.unwrap().len(), 2);
+    }
+
     async fn tasks_get_priorities_tags_and_due_dates_and_list_by_them(db) {
         let server = start(&db).await;
         let client = server.client("u1", stateless()).await;

@@ -19,8 +19,8 @@ use super::stack::{none_failed, on_both_databases, postgres, release_service};
 use crate::flags::BenchArgs;
 use crate::local::api::{Client, free_port, sign_up};
 use crate::local::scratch_schema::ScratchSchema;
-use crate::local::supervisor::{Spec, Supervisor};
-use crate::project::{Profile, bin_dir, build_services, random_hex};
+use crate::local::supervisor::Supervisor;
+use crate::project::{Profile, build_services, random_hex};
 
 const SEED_TASKS: usize = 1000;
 /// The organised user's task count.
@@ -47,13 +47,7 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
     let schema = ScratchSchema::create(sh, &postgres(args))?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let backend = Spec::new("backend", bin_dir("release").join("todo-backend"))
-        .env("PORT", &port.to_string())
-        .env("BIND_ADDR", "127.0.0.1")
-        .env("DATABASE_URL", &schema.url)
-        .env("DATABASE_MAX_CONNECTIONS", "16")
-        .env("BETTER_AUTH_SECRET", &random_hex(32))
-        .env("RUST_LOG", "warn");
+    let backend = release_service("backend", "todo-backend", port, &schema.url, &random_hex(32));
     let mut supervisor = Supervisor::start(vec![backend])?;
     supervisor.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
     let pid = supervisor.pid("backend").context("backend is not running")?;

@@ -70,6 +70,12 @@ pub fn release_service(name: &'static str, binary: &str, port: u16, database_url
         .env("DATABASE_MAX_CONNECTIONS", "16")
         .env("BETTER_AUTH_SECRET", secret)
         .env("RUST_LOG", "warn")
+        // The benchmarks measure the services, not the per-user limits a flood from one user
+        // meets (and the load generator is one user at thousands of requests a second).
+        .env("WRITES_PER_MINUTE", "0")
+        .env("CHATS_PER_MINUTE", "0")
+        .env("MAX_TASKS_PER_USER", "0")
+        .env("MAX_CONVERSATIONS_PER_USER", "0")
 }
 
 /// Runs `scenarios(database_url, name)` on a fresh SQLite file, then in a throwaway PostgreSQL

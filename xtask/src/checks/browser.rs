@@ -195,6 +195,37 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
         wait_text(client, "#task-shown", "No tasks match these filters.").await?;
         save_screenshot(client, "filters.png").await.map(drop)
     })
+    .await?;
+
+    step("a long list comes a page at a time", async {
+        let token = client
+            .execute(
+                "return JSON.parse(localStorage.getItem('todo-chatbot.session')).token",
+                vec![],
+            )
+            .await?;
+        let token = token.as_str().context("no token in the page's session")?.to_string();
+        let user = client
+            .execute(
+                "return JSON.parse(localStorage.getItem('todo-chatbot.session')).user.id",
+                vec![],
+            )
+            .await?;
+        let user = user.as_str().context("no user in the page's session")?.to_string();
+        for n in 1..=55 {
+            ureq::post(&format!("{url}/api/{user}/tasks"))
+                .header("authorization", &format!("Bearer {token}"))
+                .send_json(json!({"title": format!("Seeded task {n}")}))
+                .with_context(|| format!("adding seeded task {n}"))?;
+        }
+        find(client, "#filter-clear").await?.click().await?;
+        wait_text(client, "#task-shown", "Showing 50 of 58 tasks.").await?;
+        wait_xpath(client, "//ul[@id='task-list'][count(li)=50]").await?;
+        find(client, "#task-more").await?.click().await?;
+        wait_xpath(client, "//ul[@id='task-list'][count(li)=58]").await?;
+        wait_xpath(client, "//ul[@id='task-list']/li[last()]/label[.='Seeded task 55']").await?;
+        wait_text(client, "#task-counts", "(56 pending, 2 done)").await
+    })
     .await
 }
 

@@ -87,7 +87,9 @@ fn check(bin_dir: &Path, engine: &str, database: &str, seed: &str) -> anyhow::Re
             // Thousands of generated sign-ins from one address would be answered 429 (declared,
             // so allowed) and test nothing else; the limits have their own tests.
             .env("AUTH_SIGN_IN_PER_MINUTE", "0")
-            .env("AUTH_SIGN_UP_PER_HOUR", "0"),
+            .env("AUTH_SIGN_UP_PER_HOUR", "0")
+            .env("WRITES_PER_MINUTE", "0")
+            .env("CHATS_PER_MINUTE", "0"),
     ])?;
     for port in [mcp, agent, backend] {
         supervisor.wait_ready(&format!("{}/readyz", url(port)), Duration::from_secs(60))?;

@@ -81,7 +81,9 @@ fn conversation_not_found(id: i64) -> ApiError {
 #[utoipa::path(post, path = "/api/{user_id}/chat", tag = "chat", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = ChatRequest,
     responses((status = 200, body = ChatResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "A new conversation past the most an account may hold (`limit_reached`)", body = ErrorBody),
+        (status = 502, body = ErrorBody),
         (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn send(
     State(state): State<AppState>,
@@ -90,6 +92,8 @@ pub async fn send(
 ) -> Result<ApiJson<ChatResponse>, ApiError> {
     let user = owner.id();
     let message = validate_message(&request.message)?;
+    // Before anything is stored: a refused message stores nothing (the client keeps it to resend).
+    state.throttle.chat(user)?;
     // Checked before anything is stored, so a bad zone loses nothing and stores nothing.
     let time_zone = request
         .time_zone
@@ -103,7 +107,7 @@ pub async fn send(
         None => {
             state
                 .db
-                .create_conversation(user, &conversation_title(&message))
+                .create_conversation_within(user, &conversation_title(&message), state.caps.conversations_per_user)
                 .await?
                 .id
         }

@@ -220,12 +220,14 @@ fn encode(text: &str) -> String {
 /// Create a task.
 #[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = CreateTask,
-    responses((status = 201, body = Task), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Task), (status = 409, description = "The account holds as many tasks as it may (`limit_reached`)", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     owner: Owner,
     ApiJson(body): ApiJson<CreateTask>,
 ) -> Result<(StatusCode, ApiJson<Task>), ApiError> {
+    state.throttle.write(owner.id())?;
     let task = NewTask {
         priority: body.priority.unwrap_or_default(),
         tags: body.tags.as_deref().map(validate_tags).transpose()?.unwrap_or_default(),
@@ -238,7 +240,12 @@ pub async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        ApiJson(state.db.create_task(owner.id(), &task).await?),
+        ApiJson(
+            state
+                .db
+                .create_task_within(owner.id(), &task, state.caps.tasks_per_user)
+                .await?,
+        ),
     ))
 }
 
@@ -286,6 +293,7 @@ pub async fn patch(
 }
 
 async fn change(state: &AppState, owner: &Owner, id: i64, body: UpdateTask) -> Result<ApiJson<Task>, ApiError> {
+    state.throttle.write(owner.id())?;
     let changes = body.into_changes()?;
     state
         .db
@@ -304,6 +312,7 @@ pub async fn delete(
     owner: Owner,
     ApiPath(TaskPath { id, .. }): ApiPath<TaskPath>,
 ) -> Result<StatusCode, ApiError> {
+    state.throttle.write(owner.id())?;
     state
         .db
         .delete_task(owner.id(), id)
@@ -321,6 +330,7 @@ pub async fn toggle_complete(
     owner: Owner,
     ApiPath(TaskPath { id, .. }): ApiPath<TaskPath>,
 ) -> Result<ApiJson<Task>, ApiError> {
+    state.throttle.write(owner.id())?;
     state
         .db
         .toggle_task(owner.id(), id)

@@ -35,12 +35,29 @@ fn message(row: MessageRow) -> Result<ChatMessage, StoreError> {
 
 impl Db {
     pub async fn create_conversation(&self, user_id: &str, title: &str) -> Result<Conversation, StoreError> {
+        self.create_conversation_within(user_id, title, 0).await
+    }
+
+    /// Starts a conversation unless the user already has `cap` (0: no cap), counted in the insert.
+    pub async fn create_conversation_within(
+        &self,
+        user_id: &str,
+        title: &str,
+        cap: u32,
+    ) -> Result<Conversation, StoreError> {
         let _turn = self.write_turn().await;
-        const SQL: &str = "INSERT INTO conversations (user_id, title, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+        const SQL: &str = "INSERT INTO conversations (user_id, title, created_at, updated_at) \
+                           SELECT $1, $2, $3, $3 \
+                           WHERE $4 = 0 OR (SELECT COUNT(*) FROM (SELECT 1 FROM conversations WHERE user_id = $1 LIMIT $4) AS held) < $4 \
                            RETURNING id, title, created_at, updated_at";
         let now = Utc::now();
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Conversation>(SQL)
-            .bind(user_id).bind(title).bind(now).fetch_one(pool).await)?)
+        let created = on_pool!(self, pool => sqlx::query_as::<_, Conversation>(SQL)
+            .bind(user_id).bind(title).bind(now).bind(i64::from(cap)).fetch_optional(pool).await)?;
+        created.ok_or_else(|| {
+            StoreError::LimitReached(format!(
+                "you have {cap} conversations, the most an account may hold: go on in one of them"
+            ))
+        })
     }
 
     pub async fn get_conversation(&self, user_id: &str, id: i64) -> Result<Conversation, StoreError> {

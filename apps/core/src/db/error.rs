@@ -8,6 +8,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken (for example an email that is already registered).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The user holds as many of something (tasks, conversations) as an account may.
+    #[error("{0}")]
+    LimitReached(String),
     /// The database cannot be reached right now; retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),

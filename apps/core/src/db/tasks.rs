@@ -174,25 +174,44 @@ impl Db {
     }
 
     pub async fn create_task(&self, user_id: &str, task: &NewTask) -> Result<Task, StoreError> {
+        self.create_task_within(user_id, task, 0).await
+    }
+
+    /// Adds a task unless the user already holds `cap` of them (0: no cap). The count is part of
+    /// the insert, so concurrent adds cannot pass the cap together, and it reads at most `cap`
+    /// index entries.
+    pub async fn create_task_within(&self, user_id: &str, task: &NewTask, cap: u32) -> Result<Task, StoreError> {
         let _turn = self.write_turn().await;
         const SQL: &str = returning!(
             "INSERT INTO tasks (user_id, title, description, completed, priority, tags, due_at, created_at, updated_at, \
              search_text) VALUES ($1, $2, $3, FALSE, $4, $5, $6, $7, $7, lower($2 || '\n' || COALESCE($3, '')))"
         );
+        const CAPPED: &str = returning!(
+            "INSERT INTO tasks (user_id, title, description, completed, priority, tags, due_at, created_at, updated_at, \
+             search_text) SELECT $1, $2, $3, FALSE, $4, $5, $6, $7, $7, lower($2 || '\n' || COALESCE($3, '')) \
+             WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE user_id = $1 LIMIT $8) AS held) < $8"
+        );
         let now = Utc::now();
         let tags = tags_json(&task.tags);
+        let sql = if cap == 0 { SQL } else { CAPPED };
         let task = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let created = sqlx::query_as::<_, Task>(SQL)
+            let mut insert = sqlx::query_as::<_, Task>(sql)
                 .bind(user_id)
                 .bind(&task.title)
                 .bind(&task.description)
                 .bind(task.priority.rank())
                 .bind(&tags)
                 .bind(task.due_at)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                .bind(now);
+            if cap != 0 {
+                insert = insert.bind(i64::from(cap));
+            }
+            let Some(created) = insert.fetch_optional(&mut *tx).await? else {
+                return Err(StoreError::LimitReached(format!(
+                    "you have {cap} tasks, the most an account may hold: delete finished ones to add more"
+                )));
+            };
             if let Some(sql) = insert_tags_sql(created.tags.len()) {
                 bind_tags!(sqlx::query(AssertSqlSafe(sql)), &created).execute(&mut *tx).await?;
             }

@@ -148,6 +148,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => ApiError::not_found("not found"),
             StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::LimitReached(message) => ApiError::new(StatusCode::CONFLICT, "limit_reached", message),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 ApiError::database_unavailable()

@@ -28,11 +28,14 @@ pub struct Server {
 }
 
 pub async fn start(test_db: &TestDb) -> Server {
-    let config = McpConfig::from_env(Env::from_pairs([
-        ("BETTER_AUTH_SECRET", SECRET),
-        ("DATABASE_URL", test_db.url.as_str()),
-    ]))
-    .expect("config");
+    start_with(test_db, &[]).await
+}
+
+/// The server with more settings from the environment (`MAX_TASKS_PER_USER`, say).
+pub async fn start_with(test_db: &TestDb, extra: &[(&str, &str)]) -> Server {
+    let mut vars = vec![("BETTER_AUTH_SECRET", SECRET), ("DATABASE_URL", test_db.url.as_str())];
+    vars.extend_from_slice(extra);
+    let config = McpConfig::from_env(Env::from_pairs(vars)).expect("config");
     let db = Db::connect_lazy(&config.database).unwrap();
     db.migrate().await.unwrap();
     let verifier = Arc::new(TokenVerifier::new(&config.tokens, None));

@@ -8,6 +8,10 @@ AGENT_TIMEOUT_SECS: {{ .Values.agentTimeoutSeconds | quote }}
 AUTH_SIGN_IN_PER_MINUTE: {{ .Values.signInPerMinute | quote }}
 AUTH_SIGN_UP_PER_HOUR: {{ .Values.signUpPerHour | quote }}
 TRUSTED_PROXIES: {{ include "backend.trustedProxies" . | quote }}
+WRITES_PER_MINUTE: {{ .Values.writesPerMinute | quote }}
+CHATS_PER_MINUTE: {{ .Values.chatsPerMinute | quote }}
+MAX_TASKS_PER_USER: {{ .Values.global.limits.tasksPerUser | quote }}
+MAX_CONVERSATIONS_PER_USER: {{ .Values.global.limits.conversationsPerUser | quote }}
 {{- end -}}
 
 {{/* Requests reach the backend through the frontend, which sets X-Forwarded-For to the one

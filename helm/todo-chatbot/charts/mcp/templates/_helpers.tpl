@@ -17,6 +17,7 @@ ingress.mcp is on, and any the user adds. */}}
 
 {{- define "mcp.config" -}}
 MCP_ALLOWED_HOSTS: {{ include "mcp.allowedHosts" . | quote }}
+MAX_TASKS_PER_USER: {{ .Values.global.limits.tasksPerUser | quote }}
 {{- with .Values.allowedOrigins }}
 MCP_ALLOWED_ORIGINS: {{ join "," . | quote }}
 {{- end }}
