@@ -178,8 +178,10 @@ impl Db {
     }
 
     /// Adds a task unless the user already holds `cap` of them (0: no cap). The count is part of
-    /// the insert, so concurrent adds cannot pass the cap together, and it reads at most `cap`
-    /// index entries.
+    /// the insert and reads at most `cap` index entries. On SQLite, where writes take turns, the
+    /// cap is exact; on PostgreSQL two adds of one user in flight at once may each count the
+    /// other's row as absent, so the cap can be passed by the adds in flight (bounded by the
+    /// per-user write limit and the connection pool), never by a flood.
     pub async fn create_task_within(&self, user_id: &str, task: &NewTask, cap: u32) -> Result<Task, StoreError> {
         let _turn = self.write_turn().await;
         const SQL: &str = returning!(
