@@ -17,7 +17,8 @@ pub struct SignUpRequest {
     /// Used to sign in; compared case-insensitively.
     #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// 8 to 256 characters.
+    /// 8 to 256 characters, and not guessable: common passwords, keyboard walks, repeats and
+    /// anything built on the email or name are refused (422), which no schema can state.
     #[schema(example = "correct horse battery", min_length = 8, max_length = 256)]
     pub password: String,
     /// 1 to 100 characters, not all white space.
@@ -70,7 +71,7 @@ impl From<User> for UserView {
         (status = 201, body = SessionResponse),
         (status = 403, description = "local accounts are off: an external issuer owns every account", body = ErrorBody),
         (status = 409, description = "email already registered", body = ErrorBody),
-        (status = 422, description = "invalid email, password or name", body = ErrorBody),
+        (status = 422, description = "invalid email or name, or a password too short, too long or guessable", body = ErrorBody),
         (status = 429, description = "too many sign-ups from this address", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
         (status = 503, description = "at capacity or the database is unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until trying again is worth it"))),
     ))]
