@@ -120,13 +120,7 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     .await?;
 
     step("sign out (the token stops working) and back in", async {
-        let token = client
-            .execute(
-                "return JSON.parse(localStorage.getItem('todo-chatbot.session')).token",
-                vec![],
-            )
-            .await?;
-        let token = token.as_str().context("no token in the page's session")?.to_string();
+        let token = session_value(client, "token").await?;
         find(client, "#sign-out").await?.click().await?;
         wait_visible(client, "#sign-in-form").await?;
         let agent = ureq::Agent::config_builder()
@@ -198,20 +192,8 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     .await?;
 
     step("a long list comes a page at a time", async {
-        let token = client
-            .execute(
-                "return JSON.parse(localStorage.getItem('todo-chatbot.session')).token",
-                vec![],
-            )
-            .await?;
-        let token = token.as_str().context("no token in the page's session")?.to_string();
-        let user = client
-            .execute(
-                "return JSON.parse(localStorage.getItem('todo-chatbot.session')).user.id",
-                vec![],
-            )
-            .await?;
-        let user = user.as_str().context("no user in the page's session")?.to_string();
+        let token = session_value(client, "token").await?;
+        let user = session_value(client, "user.id").await?;
         for n in 1..=55 {
             ureq::post(&format!("{url}/api/{user}/tasks"))
                 .header("authorization", &format!("Bearer {token}"))
@@ -227,6 +209,16 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
         wait_text(client, "#task-counts", "(56 pending, 2 done)").await
     })
     .await
+}
+
+/// A string of the page's saved session (`token`, `user.id`), as the web UI keeps it.
+async fn session_value(client: &Client, path: &str) -> anyhow::Result<String> {
+    let script = format!("return JSON.parse(localStorage.getItem('todo-chatbot.session')).{path}");
+    let value = client.execute(&script, vec![]).await?;
+    value
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("no {path} in the page's session"))
 }
 
 async fn step(name: &str, body: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
