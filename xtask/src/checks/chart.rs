@@ -60,7 +60,7 @@ pub fn run() -> anyhow::Result<()> {
     println!(
         "\n==> chart checks: helm lint and template (Helm 3 and 4), kubernetes-validate, checkov, our rules, helm package"
     );
-    let helms = crate::checks::pinned_helm::ensure()?;
+    let helms = crate::checks::pinned_kube_tools::ensure()?;
     let Some(newest) = helms.iter().max_by_key(|h| h.major()) else {
         return Ok(());
     };

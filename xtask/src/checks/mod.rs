@@ -8,7 +8,7 @@ pub mod chart;
 pub mod contract;
 pub mod dev_check;
 pub mod mcp_clients;
-pub mod pinned_helm;
+pub mod pinned_kube_tools;
 pub mod pinned_node;
 pub mod rehearsal;
 pub mod static_checks;
@@ -52,12 +52,29 @@ pub fn run(sh: &Shell, args: &TestArgs) -> anyhow::Result<()> {
         "cargo test --workspace --exclude xtask --all-targets --locked -- {filter...}"
     )
     .run()?;
+    // The deploy path's tests run the real kubectl and Helm 3 and 4 against a stand-in cluster:
+    // they are fetched first (once), and named to the tests.
+    cluster_clients(sh)?;
     cmd!(sh, "cargo test -p xtask --all-targets --locked -- {filter...}").run()?;
     if args.filter.is_none() {
         contract::run(sh)?;
         mcp_clients::run(sh)?;
         dev_check::run()?;
         rehearsal::containers::run()?;
+    }
+    Ok(())
+}
+
+/// Sets `KUBECTL`, `HELM3` and `HELM4` in `sh` for the tests; a loud skip (or, under CI, an
+/// error) when they cannot be had.
+fn cluster_clients(sh: &Shell) -> anyhow::Result<()> {
+    let kubectl = match pinned_kube_tools::ensure_kubectl() {
+        Ok(kubectl) => kubectl,
+        Err(e) => return skip_or_fail("the deploy path on the stand-in cluster", &format!("{e:#}")),
+    };
+    sh.set_var("KUBECTL", kubectl);
+    for helm in pinned_kube_tools::ensure()? {
+        sh.set_var(format!("HELM{}", helm.major()), &helm.bin);
     }
     Ok(())
 }

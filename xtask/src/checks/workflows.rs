@@ -408,12 +408,12 @@ fn check_cluster(workflow: &Workflow, calls: &[Call]) -> Vec<String> {
             .collect()
     };
     let helms = matrix("helm");
-    let pinned: Vec<String> = crate::checks::pinned_helm::pinned_versions()
+    let pinned: Vec<String> = crate::checks::pinned_kube_tools::pinned_versions()
         .map(str::to_string)
         .collect();
     if helms != pinned {
         problems.push(format!(
-            "cluster.yml's matrix.helm is {helms:?}, but the chart is checked with {pinned:?} (xtask/src/checks/pinned_helm.rs)"
+            "cluster.yml's matrix.helm is {helms:?}, but the chart is checked with {pinned:?} (xtask/src/checks/pinned_kube_tools.rs)"
         ));
     }
     for step in workflow.jobs.values().flat_map(|job| &job.steps) {

@@ -62,6 +62,18 @@ impl Fakes {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     }
 
+    /// Puts the real `tool` at `real` on the PATH in place of its fake.
+    pub fn use_real(&self, tool: &str, real: &Path) {
+        let path = self.dir.path().join("bin").join(tool);
+        let _ = fs::remove_file(&path);
+        symlink(real, path).unwrap();
+    }
+
+    /// The folder the run lives in (its kubeconfig, Helm's caches).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
     pub fn uninstall(&self, tool: &str) {
         fs::remove_file(self.dir.path().join("bin").join(tool)).unwrap();
     }
@@ -274,4 +286,28 @@ impl Drop for RealStack {
             let _ = child.wait();
         }
     }
+}
+
+/// The real kubectl 1.35 and Helm `major` that `cargo xtask test` fetched (KUBECTL, HELM3,
+/// HELM4, else `.tools/`); `None`, after a loud skip, where there are none (an error under CI).
+pub fn real_cluster_clients(major: u32) -> Option<(PathBuf, PathBuf)> {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools");
+    let pinned_helm = if major == 3 { "v3.18.0" } else { "v4.1.4" };
+    let kubectl = std::env::var_os("KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tools.join("kubectl/v1.35.2/kubectl"));
+    let helm = std::env::var_os(format!("HELM{major}"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tools.join(format!("helm/{pinned_helm}/helm")));
+    if kubectl.exists() && helm.exists() {
+        return Some((kubectl, helm));
+    }
+    let why = format!(
+        "no real kubectl ({}) or Helm {major} ({}): cargo xtask test fetches them",
+        kubectl.display(),
+        helm.display()
+    );
+    assert!(std::env::var("CI").is_err(), "{why}");
+    eprintln!("*** SKIPPED: {why} ***");
+    None
 }

@@ -62,7 +62,7 @@ pub fn run() -> anyhow::Result<()> {
 /// manifest; and a Secret the release reads but does not render must be caught before anything
 /// starts.
 fn rehearse_chart(docker: &Docker, postgres: &str, built: &[images::Image]) -> anyhow::Result<()> {
-    let Some(helm) = crate::checks::pinned_helm::ensure()?
+    let Some(helm) = crate::checks::pinned_kube_tools::ensure()?
         .into_iter()
         .max_by_key(|h| h.major())
     else {

