@@ -97,8 +97,13 @@ pub fn take_tags(text: &mut Text<'_>) -> Vec<String> {
         let norm = text.norm();
         let Some(c) = HASHTAG.captures(&norm) else { break };
         let Some(tag) = c.name("tag") else { break };
-        tags.push(tag.as_str().trim_end_matches(['.', '/']).to_string());
         text.cut(c.get(0).map_or(tag.range(), |m| m.range()));
+        if text.norm() == norm {
+            // The match ends inside a word the text keeps whole ("#home'"): the cut removed
+            // nothing, and another turn would find the same match for ever.
+            break;
+        }
+        tags.push(tag.as_str().trim_end_matches(['.', '/']).to_string());
     }
     let norm = text.norm();
     if let Some(c) = TAGGED.captures(&norm)
@@ -160,6 +165,13 @@ mod tests {
             (title.as_str(), details.priority),
             ("water the plants,", Some(Priority::Low))
         );
+
+        // A hashtag glued to what cannot be cut apart ends the search, and the message is read.
+        // ("#mom's" once looped for ever, pushing "mom" until memory ran out.)
+        for glued in ["#mom's birthday", "remember #mom's birthday", "#a.b'"] {
+            let (title, _) = slots(glued);
+            assert!(!title.is_empty(), "{glued:?}");
+        }
 
         let (title, details) = slots("Call Mom");
         assert_eq!((title.as_str(), details), ("Call Mom", Details::default()));
