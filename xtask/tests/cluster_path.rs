@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -19,8 +18,11 @@ const NS: &str = "team-x";
 const RELEASE: &str = "todo-chatbot";
 
 /// Images tagged `broken` are not in the registry; the services of images tagged `crash` exit
-/// at start (PostgreSQL is another image and runs); everything else runs and is ready.
-fn fates_by_tag() -> Fates {
+/// at start (PostgreSQL is another image and runs); everything else runs and is ready. A
+/// port-forward to the frontend or MCP reaches the real services of `stack`, standing in for
+/// the containers' processes.
+fn fates_by_tag(stack: &common::RealStack) -> Fates {
+    let (frontend, mcp) = (stack.frontend_port, stack.mcp_port);
     Fates::new(|c| {
         let tag = c.image.rsplit(':').next().unwrap_or_default();
         match tag {
@@ -41,6 +43,14 @@ fn fates_by_tag() -> Fates {
             },
         }
     })
+    .serving(move |labels, port| {
+        let local = match (labels["app.kubernetes.io/name"].as_str(), port) {
+            (Some("frontend"), 3000) => frontend,
+            (Some("mcp"), 8001) => mcp,
+            _ => return None,
+        };
+        Some(([127, 0, 0, 1], local).into())
+    })
 }
 
 struct Run {
@@ -51,10 +61,10 @@ struct Run {
 }
 
 impl Run {
-    fn new(major: u32) -> Option<Run> {
+    fn new(major: u32, stack: &common::RealStack) -> Option<Run> {
         let (kubectl, helm) = real_cluster_clients(major)?;
         let elsewhere = StandIn::start("elsewhere", Fates::all_healthy()).unwrap();
-        let target = StandIn::start("target", fates_by_tag()).unwrap();
+        let target = StandIn::start("target", fates_by_tag(stack)).unwrap();
         let mut fakes = Fakes::new();
         fakes.use_real("kubectl", &kubectl);
         fakes.use_real("helm", &helm);
@@ -88,17 +98,6 @@ impl Run {
         self.fakes.xtask(&full)
     }
 
-    /// Helm itself, as an operator would run it by hand.
-    fn helm(&self, args: &[&str]) -> String {
-        let output = self.helm_output(args);
-        assert!(
-            output.status.success(),
-            "helm {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
     fn helm_output(&self, args: &[&str]) -> std::process::Output {
         let home = self.fakes.home();
         Command::new(&self.helm)
@@ -124,22 +123,6 @@ impl Run {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
-    fn install_by_hand(&self, tag: &str) {
-        let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/todo-chatbot");
-        self.helm(&[
-            "upgrade",
-            "--install",
-            RELEASE,
-            chart.to_str().unwrap(),
-            "--reset-then-reuse-values",
-            "--set",
-            &format!("global.image.tag={tag}"),
-            "--set",
-            "global.imageRegistry=localhost:5000",
-        ]);
-        self.wait_for(|| self.backend_pods().iter().any(|p| image(p).ends_with(tag) && ready(p)));
-    }
-
     fn backend_pods(&self) -> Vec<Value> {
         self.target
             .list("", "pods", Some(NS))
@@ -158,37 +141,18 @@ impl Run {
             .unwrap_or_default()
             .to_string()
     }
-
-    fn wait_for(&self, done: impl Fn() -> bool) {
-        let started = Instant::now();
-        while !done() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the stand-in cluster never got there"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-fn image(pod: &Value) -> &str {
-    pod["spec"]["containers"][0]["image"].as_str().unwrap_or_default()
-}
-
-fn ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 fn out(output: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(output))
 }
 
+/// The sequence the cluster workflow runs on Minikube: deploy, deploy a change, a broken deploy
+/// undone, verify, rollback, status, logs, teardown; and before it all a first install that
+/// fails.
 fn the_deploy_path(major: u32) {
-    let Some(run) = Run::new(major) else { return };
+    let Some(stack) = common::real_stack() else { return };
+    let Some(run) = Run::new(major, &stack) else { return };
     let deploy = |tag: &str| {
         run.xtask(&[
             "deploy",
@@ -226,9 +190,25 @@ fn the_deploy_path(major: u32) {
         "{said}"
     );
 
-    // Revision 1, installed by hand; then a deploy of an image the registry does not have fails
-    // fast, goes back to revision 1, and the pods of revision 1 served all along.
-    run.install_by_hand("good1");
+    // Revision 1: rolled out, then verified through real port-forwards to the real services.
+    let first = deploy("good1");
+    let said = out(&first);
+    assert!(first.status.success(), "{said}");
+    assert!(said.contains("revision 1 is ready"), "{said}");
+    assert!(
+        said.contains("passed, 0 failed"),
+        "the smoke suite ran through the port-forwards: {said}"
+    );
+
+    // A change: revision 2 serves the new tag.
+    let second = deploy("good2");
+    let said = out(&second);
+    assert!(second.status.success(), "{said}");
+    assert!(said.contains("revision 2 is ready"), "{said}");
+    assert!(run.backend_image().ends_with(":good2"), "{}", run.backend_image());
+
+    // An image the registry does not have: fails fast, goes back to revision 2, whose pods
+    // served all along.
     let serving: Vec<String> = run
         .backend_pods()
         .iter()
@@ -253,10 +233,10 @@ fn the_deploy_path(major: u32) {
         last["description"]
             .as_str()
             .unwrap_or_default()
-            .contains("Rollback to 1"),
+            .contains("Rollback to 2"),
         "{history:?}"
     );
-    assert!(run.backend_image().ends_with(":good1"), "{}", run.backend_image());
+    assert!(run.backend_image().ends_with(":good2"), "{}", run.backend_image());
     let still: Vec<String> = run
         .backend_pods()
         .iter()
@@ -264,11 +244,13 @@ fn the_deploy_path(major: u32) {
         .collect();
     assert!(
         serving.iter().all(|uid| still.contains(uid)),
-        "revision 1's pods were never replaced"
+        "revision 2's pods were never replaced"
     );
 
-    // Another good revision by hand, then `rollback --to 1`: Helm's own wait, then its test.
-    run.install_by_hand("good2");
+    // `verify` on its own, then `rollback --to 1`: Helm's own wait, then its test.
+    let verify = run.xtask(&["verify"]);
+    assert!(verify.status.success(), "{}", out(&verify));
+    assert!(out(&verify).contains("verified"), "{}", out(&verify));
     let rollback = run.xtask(&["rollback", "--to", "1", "--timeout", "60s"]);
     assert!(rollback.status.success(), "{}", out(&rollback));
     assert!(run.backend_image().ends_with(":good1"), "{}", run.backend_image());

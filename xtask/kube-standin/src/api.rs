@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -30,13 +30,9 @@ fn error_response(error: &ApiError) -> Response {
     )
 }
 
-pub async fn handle(
-    State(api): State<ApiServer>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn handle(State(api): State<ApiServer>, request: axum::extract::Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
     let params: Params = Query::<Params>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     api.log_request(&method, &uri);
     let path = uri.path().trim_end_matches('/');
@@ -45,6 +41,13 @@ pub async fn handle(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
+    if let ["api", "v1", "namespaces", namespace, "pods", name, "portforward"] = segments.as_slice() {
+        let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        return port_forward(&api, namespace, name, &headers, upgrade).unwrap_or_else(|e| error_response(&e));
+    }
+    let Ok(body) = axum::body::to_bytes(body, 64 << 20).await else {
+        return error_response(&ApiError::bad_request("the request body could not be read"));
+    };
     let found = match segments.as_slice() {
         ["version"] => Ok(json_response(
             StatusCode::OK,
@@ -218,7 +221,7 @@ async fn resource(
             }
         }
         (Some(name), Some("log"), Method::GET) if kind.plural == "pods" => logs(api, namespace, name, params).await,
-        (Some(_), Some(sub @ ("portforward" | "exec" | "attach")), _) if kind.plural == "pods" => Err(ApiError {
+        (Some(_), Some(sub @ ("exec" | "attach")), _) if kind.plural == "pods" => Err(ApiError {
             code: 405,
             reason: "MethodNotAllowed",
             message: format!("the stand-in API server does not stream pods/{sub}"),
@@ -486,5 +489,55 @@ async fn logs(api: &ApiServer, namespace: &str, name: &str, params: &Params) -> 
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain")
         .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+/// `pods/P/portforward`: answers a WebSocket upgrade with 400 (kubectl then falls back to SPDY)
+/// and a SPDY/3.1 upgrade with 101, then forwards each requested port to where the test says
+/// the pod's process listens.
+fn port_forward(
+    api: &ApiServer,
+    namespace: &str,
+    name: &str,
+    headers: &HeaderMap,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Result<Response, ApiError> {
+    let pods = resources::named("", "pods");
+    let pod = api
+        .store
+        .lock()
+        .get(&Key::new(pods, namespace, name))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(pods, name))?;
+    let asked = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if asked != "spdy/3.1" {
+        return Err(ApiError::bad_request(format!(
+            "unable to upgrade connection: the stand-in serves port-forward over SPDY/3.1, not {asked:?}"
+        )));
+    }
+    if pod["status"]["phase"] != "Running" {
+        return Err(ApiError::bad_request(format!(
+            "unable to upgrade connection: pod {name} is not running"
+        )));
+    }
+    let upgrade = upgrade.ok_or_else(|| ApiError::bad_request("the connection cannot be upgraded"))?;
+    let fates = api.fates.clone();
+    let labels = pod["metadata"]["labels"].clone();
+    let resolve: crate::portforward::Resolve = Box::new(move |port| fates.address(&labels, port));
+    tokio::spawn(async move {
+        if let Ok(upgraded) = upgrade.await {
+            crate::portforward::serve(hyper_util::rt::TokioIo::new(upgraded), resolve).await;
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "SPDY/3.1")
+        .header("X-Stream-Protocol-Version", "portforward.k8s.io")
+        .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }

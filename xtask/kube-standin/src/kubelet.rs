@@ -12,6 +12,7 @@
 //! 10 s … 5 min, so tests run fast; the sequence of states is the same.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -52,10 +53,13 @@ pub struct ContainerView<'a> {
 }
 
 type FateFn = dyn Fn(&ContainerView) -> Fate + Send + Sync;
+type AddressFn = dyn Fn(&Value, u16) -> Option<SocketAddr> + Send + Sync;
 
-/// The test's choice of fates, and what each container has printed.
+/// The test's choice of fates, what each container has printed, and where the pods' ports
+/// lead (for port-forwards).
 pub struct Fates {
     choose: Box<FateFn>,
+    addresses: Option<Box<AddressFn>>,
     runtime: Mutex<HashMap<String, PodRuntime>>,
 }
 
@@ -63,8 +67,27 @@ impl Fates {
     pub fn new(choose: impl Fn(&ContainerView) -> Fate + Send + Sync + 'static) -> Fates {
         Fates {
             choose: Box::new(choose),
+            addresses: None,
             runtime: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Port-forwards to a pod (its labels) and port reach the address `serve` gives: a
+    /// process of the test's, standing in for the container's.
+    pub fn serving(mut self, serve: impl Fn(&Value, u16) -> Option<SocketAddr> + Send + Sync + 'static) -> Fates {
+        self.addresses = Some(Box::new(serve));
+        self
+    }
+
+    /// Where a port-forward to a pod with `labels` and `port` leads, or why nowhere.
+    pub fn address(&self, labels: &Value, port: u16) -> Result<SocketAddr, String> {
+        let name = labels["app.kubernetes.io/name"].as_str().unwrap_or("the pod");
+        self.addresses
+            .as_ref()
+            .and_then(|serve| serve(labels, port))
+            .ok_or_else(|| {
+                format!("dial tcp4 127.0.0.1:{port}: connect: connection refused (nothing of {name} listens there)")
+            })
     }
 
     /// Every container runs and is ready a moment after it starts; a container of a pod that

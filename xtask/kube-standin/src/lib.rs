@@ -21,6 +21,7 @@ mod apiserver;
 mod controllers;
 mod kubelet;
 mod patch;
+mod portforward;
 mod protobuf;
 mod resources;
 mod selectors;

@@ -1,6 +1,7 @@
 //! `cargo run -p kube-standin -- [NAME…]`: stand-in clusters to point kubectl and Helm at by
 //! hand. Writes a kubeconfig (one context per name, the first current) and serves until
-//! Ctrl-C.
+//! Ctrl-C. Every container runs and is ready; a port-forward to a pod's port N reaches
+//! 127.0.0.1:N on this machine (start the service there to talk to it).
 
 use anyhow::Context as _;
 
@@ -11,7 +12,10 @@ fn main() -> anyhow::Result<()> {
     }
     let clusters = names
         .iter()
-        .map(|n| kube_standin::StandIn::start(n, kube_standin::Fates::all_healthy()))
+        .map(|n| {
+            let fates = kube_standin::Fates::all_healthy().serving(|_, port| Some(([127, 0, 0, 1], port).into()));
+            kube_standin::StandIn::start(n, fates)
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let pairs: Vec<(&str, &kube_standin::StandIn)> = names.iter().map(String::as_str).zip(clusters.iter()).collect();
     let path = std::env::temp_dir().join(format!("kube-standin-{}.yaml", std::process::id()));
