@@ -403,17 +403,21 @@ fn convert(
     Some(event_line(kind, object))
 }
 
+fn pod(api: &ApiServer, namespace: &str, name: &str) -> Result<Value, ApiError> {
+    let pods = resources::named("", "pods");
+    api.store
+        .lock()
+        .get(&Key::new(pods, namespace, name))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(pods, name))
+}
+
 /// `pods/P/log`: the container's lines as plain text (`tailLines`, `previous`); with
 /// `follow=true` the response stays open and carries new lines until the pod is gone
 /// (kubelet `server.go` getContainerLogs, streamed through the API server).
 async fn logs(api: &ApiServer, namespace: &str, name: &str, params: &Params) -> Result<Response, ApiError> {
     let pods = resources::named("", "pods");
-    let pod = api
-        .store
-        .lock()
-        .get(&Key::new(pods, namespace, name))
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(pods, name))?;
+    let pod = pod(api, namespace, name)?;
     let containers: Vec<String> = pod["spec"]["containers"]
         .as_array()
         .into_iter()
@@ -502,13 +506,7 @@ fn port_forward(
     headers: &HeaderMap,
     upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
-    let pods = resources::named("", "pods");
-    let pod = api
-        .store
-        .lock()
-        .get(&Key::new(pods, namespace, name))
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(pods, name))?;
+    let pod = pod(api, namespace, name)?;
     let asked = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
