@@ -17,6 +17,8 @@ pub enum Command {
     Test(TestArgs),
     /// Run the system locally on an embedded SQLite database, no cluster needed
     Dev(DevArgs),
+    /// Stand-in Kubernetes clusters that the real kubectl and Helm work against (prints a KUBECONFIG; Ctrl-C stops them)
+    Standin(StandinArgs),
     /// Benchmarks against real processes (figures go in docs/performance.md)
     Bench(BenchArgs),
     /// Verify the release in its cluster (rollouts, pods, the smoke suite through port-forwards, helm test), or any URL with --url
@@ -346,6 +348,13 @@ pub struct TestArgs {
     pub contract_only: bool,
     /// Only run tests whose name contains this (skips the suites over whole processes)
     pub filter: Option<String>,
+}
+
+#[derive(Args)]
+pub struct StandinArgs {
+    /// The clusters' names, each a context of the kubeconfig (the first is the current one)
+    #[arg(default_values_t = ["standin".to_string()])]
+    pub names: Vec<String>,
 }
 
 #[derive(Args)]

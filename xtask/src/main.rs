@@ -52,6 +52,7 @@ fn run() -> anyhow::Result<()> {
     let outcome = match cli.command {
         flags::Command::Test(args) => checks::run(&sh, &args),
         flags::Command::Dev(args) => local::dev::run(&sh, &args),
+        flags::Command::Standin(args) => local::standin::run(&args),
         flags::Command::Bench(args) => bench::run(&sh, &args),
         flags::Command::Verify(args) => cluster::verify::run(&args),
         flags::Command::Images(args) => cluster::images::run(&args),

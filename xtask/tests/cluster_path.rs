@@ -123,6 +123,34 @@ impl Run {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
+    /// `logs -f` for `wait`, then Ctrl-C: the lines it printed.
+    fn follow_logs(&self, wait: Duration) -> (Vec<String>, std::process::ExitStatus) {
+        use std::io::{BufRead as _, BufReader};
+        use std::os::unix::process::CommandExt as _;
+
+        let _one_at_a_time = common::STAGING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut child = self
+            .fakes
+            .command(&["logs", "-f", "--context", "target", "-n", NS])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        std::thread::sleep(wait);
+        let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT);
+        let status = child.wait().unwrap();
+        (lines.try_iter().collect(), status)
+    }
+
     fn backend_pods(&self) -> Vec<Value> {
         self.target
             .list("", "pods", Some(NS))
@@ -270,6 +298,19 @@ fn the_deploy_path(major: u32) {
         "{}",
         out(&logs)
     );
+
+    // `logs -f`: every service's lines as they come (kubectl follows each pod's log stream),
+    // until Ctrl-C.
+    let (lines, status) = run.follow_logs(Duration::from_secs(3));
+    for service in ["frontend", "backend", "agent", "mcp"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("starting {service} (localhost:5000/todo-{service}:good1)"))),
+            "{service} in {lines:#?}"
+        );
+    }
+    assert!(!status.success(), "ended by Ctrl-C: {status:?}");
 
     // `teardown`: the release and its namespace go, and kubectl waits until they have.
     let teardown = run.xtask(&["teardown"]);

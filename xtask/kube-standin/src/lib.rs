@@ -8,6 +8,8 @@
 //! image pulls (a test chooses each container's fate: [`Fate`]), authentication, and the
 //! port-forward and exec streams.
 //!
+//! `cargo xtask standin` serves two by hand. In a test:
+//!
 //! ```no_run
 //! let cluster = kube_standin::StandIn::start("dev", kube_standin::Fates::all_healthy()).unwrap();
 //! let config = kube_standin::kubeconfig(&[("dev", &cluster)], "dev");
@@ -79,7 +81,9 @@ impl StandIn {
                 api.create(&mut txn, namespaces, "", json!({"metadata": {"name": ns}}))
                     .map_err(|e| anyhow::anyhow!(e.message))?;
             }
-            let node = controllers::node(&format!("{name}-node"), arch);
+            let mut node = controllers::node(&format!("{name}-node"), arch);
+            node["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+            node["metadata"]["creationTimestamp"] = json!(apiserver::now());
             txn.put(
                 Key::new(resources::named("", "nodes"), "", &format!("{name}-node")),
                 node,
