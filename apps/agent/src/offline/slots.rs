@@ -93,17 +93,33 @@ pub fn take_priority(text: &mut Text<'_>) -> Option<Priority> {
 
 pub fn take_tags(text: &mut Text<'_>) -> Vec<String> {
     let mut tags = Vec::new();
-    loop {
+    // Every hashtag of one reading of the text at once, cut from the last so that the earlier
+    // ones keep their place: linear in the message, where one hashtag per reading was
+    // quadratic (a 64 KiB message of "#a and …" took minutes). A cut can leave another hashtag
+    // at the start ("#a#b"), so a few more readings, never many.
+    for _ in 0..4 {
         let norm = text.norm();
-        let Some(c) = HASHTAG.captures(&norm) else { break };
-        let Some(tag) = c.name("tag") else { break };
-        text.cut(c.get(0).map_or(tag.range(), |m| m.range()));
-        if text.norm() == norm {
-            // The match ends inside a word the text keeps whole ("#home'"): the cut removed
-            // nothing, and another turn would find the same match for ever.
+        let found: Vec<(std::ops::Range<usize>, String)> = HASHTAG
+            .captures_iter(&norm)
+            .filter_map(|c| {
+                Some((
+                    c.get(0)?.range(),
+                    c.name("tag")?.as_str().trim_end_matches(['.', '/']).to_string(),
+                ))
+            })
+            .collect();
+        let mut cut = Vec::new();
+        for (range, tag) in found.into_iter().rev() {
+            // A match that ends inside a word the text keeps whole ("#mom's") cuts nothing,
+            // and is no tag.
+            if text.cut(range) {
+                cut.push(tag);
+            }
+        }
+        if cut.is_empty() {
             break;
         }
-        tags.push(tag.as_str().trim_end_matches(['.', '/']).to_string());
+        tags.extend(cut.into_iter().rev());
     }
     let norm = text.norm();
     if let Some(c) = TAGGED.captures(&norm)
@@ -172,6 +188,14 @@ mod tests {
             let (title, _) = slots(glued);
             assert!(!title.is_empty(), "{glued:?}");
         }
+
+        let (title, details) = slots("plan trip #travel #family, #summer");
+        assert_eq!(details.tags, ["travel", "family", "summer"], "{title}");
+
+        // As long as a message may be, one hashtag over and over: read in a few passes, not one
+        // pass per hashtag.
+        let (_, details) = slots(&"#errand and ".repeat(64 * 1024 / 12));
+        assert_eq!(details.tags, ["errand"]);
 
         let (title, details) = slots("Call Mom");
         assert_eq!((title.as_str(), details), ("Call Mom", Details::default()));

@@ -238,7 +238,8 @@ impl<'a> Text<'a> {
 
     /// Takes a range of the normalised text out (with one space beside it), so that the grammar
     /// no longer sees it and titles no longer carry it.
-    pub fn cut(&mut self, range: Range<usize>) {
+    /// Cuts the pieces that lie wholly inside `range`; false when none does (nothing changed).
+    pub fn cut(&mut self, range: Range<usize>) -> bool {
         let mut at = 0;
         let mut cut_any = None;
         for (i, piece) in self.pieces.iter_mut().enumerate() {
@@ -273,6 +274,7 @@ impl<'a> Text<'a> {
                 self.pieces[i].norm.clear();
             }
         }
+        cut_any.is_some()
     }
 }
 
