@@ -235,6 +235,10 @@ pub struct DoctorArgs {
     /// The Minikube profile (and kube context) to check
     #[arg(long, short = 'p', default_value = "minikube")]
     pub profile: String,
+    /// Check another cluster instead of Minikube: this kube context, which must answer and have
+    /// a node ready
+    #[arg(long, conflicts_with = "profile")]
+    pub context: Option<String>,
     /// Print the findings as JSON
     #[arg(long)]
     pub json: bool,

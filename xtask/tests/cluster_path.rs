@@ -3,15 +3,17 @@
 //! whose container fates the test chooses). Two clusters sit in one kubeconfig; the target is
 //! not the current context, so a command that reaches the wrong cluster shows up in its
 //! request log. Only docker (for the doctor's look at it) is still a fake here, and with
-//! `--skip-build` nothing is built.
+//! `--skip-build` nothing is built. The pods' processes are the real services, on a PostgreSQL
+//! database of their own that the PostgreSQL pod's `kubectl exec` reaches (its pg_dump and
+//! pg_restore are this machine's), so `backup` and `restore` move real rows.
 
 mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Fakes, real_cluster_clients, stderr};
-use kube_standin::{Fate, Fates, StandIn, kubeconfig};
+use common::{Fakes, fakes_on_clusters, real_cluster_clients, stderr};
+use kube_standin::{Fate, Fates, StandIn};
 use serde_json::Value;
 
 const NS: &str = "team-x";
@@ -21,8 +23,14 @@ const RELEASE: &str = "todo-chatbot";
 /// at start (PostgreSQL is another image and runs); everything else runs and is ready. A
 /// port-forward to the frontend or MCP reaches the real services of `stack`, standing in for
 /// the containers' processes.
-fn fates_by_tag(stack: &common::RealStack) -> Fates {
-    let (frontend, mcp) = (stack.frontend_port, stack.mcp_port);
+fn fates_by_tag(stack: &common::RealStack, database: Option<&common::Database>) -> Fates {
+    let server = database.map(|d| {
+        let url = url::Url::parse(&d.url).unwrap();
+        (
+            url.host_str().unwrap_or("127.0.0.1").to_string(),
+            url.port().unwrap_or(5432),
+        )
+    });
     Fates::new(|c| {
         let tag = c.image.rsplit(':').next().unwrap_or_default();
         match tag {
@@ -43,13 +51,20 @@ fn fates_by_tag(stack: &common::RealStack) -> Fates {
             },
         }
     })
-    .serving(move |labels, port| {
-        let local = match (labels["app.kubernetes.io/name"].as_str(), port) {
-            (Some("frontend"), 3000) => frontend,
-            (Some("mcp"), 8001) => mcp,
-            _ => return None,
-        };
-        Some(([127, 0, 0, 1], local).into())
+    .serving(stack.serving())
+    .executing(move |exec| {
+        // The PostgreSQL container's programs, with its environment (the chart's user,
+        // database and password from its Secret); its own server is this machine's.
+        let (host, port) = server.clone().filter(|_| exec.container == "postgresql")?;
+        let mut command = Command::new(&exec.command[0]);
+        command
+            .args(&exec.command[1..])
+            .env_clear()
+            .envs(exec.env.iter().map(|(k, v)| (k, v)))
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PGHOST", host)
+            .env("PGPORT", port.to_string());
+        Some(command)
     })
 }
 
@@ -61,29 +76,11 @@ struct Run {
 }
 
 impl Run {
-    fn new(major: u32, stack: &common::RealStack) -> Option<Run> {
-        let (kubectl, helm) = real_cluster_clients(major)?;
+    fn new(major: u32, stack: &common::RealStack, database: Option<&common::Database>) -> Option<Run> {
+        let (_, helm) = real_cluster_clients(major)?;
         let elsewhere = StandIn::start("elsewhere", Fates::all_healthy()).unwrap();
-        let target = StandIn::start("target", fates_by_tag(stack)).unwrap();
-        let mut fakes = Fakes::new();
-        fakes.use_real("kubectl", &kubectl);
-        fakes.use_real("helm", &helm);
-        let home = fakes.home();
-        let config = home.join("kubeconfig");
-        std::fs::write(
-            &config,
-            kubeconfig(&[("elsewhere", &elsewhere), ("target", &target)], "elsewhere"),
-        )
-        .unwrap();
-        fakes.set("KUBECONFIG", config.to_str().unwrap());
-        for (key, dir) in [
-            ("HOME", ""),
-            ("XDG_CACHE_HOME", "cache"),
-            ("XDG_CONFIG_HOME", "config"),
-            ("XDG_DATA_HOME", "data"),
-        ] {
-            fakes.set(key, home.join(dir).to_str().unwrap());
-        }
+        let target = StandIn::start("target", fates_by_tag(stack, database)).unwrap();
+        let fakes = fakes_on_clusters(major, &[("elsewhere", &elsewhere), ("target", &target)], "elsewhere")?;
         Some(Run {
             fakes,
             helm,
@@ -179,8 +176,16 @@ fn out(output: &std::process::Output) -> String {
 /// undone, verify, rollback, status, logs, teardown; and before it all a first install that
 /// fails.
 fn the_deploy_path(major: u32) {
-    let Some(stack) = common::real_stack() else { return };
-    let Some(run) = Run::new(major, &stack) else { return };
+    // Without PostgreSQL the services run on SQLite and backup has nothing to reach (a loud
+    // skip of that part; under CI an error).
+    let database = common::Database::create(&format!("cluster_h{major}"));
+    let Some(stack) = common::real_stack_on(database.as_ref().map(|d| d.url.as_str())) else {
+        return;
+    };
+    let Some(run) = Run::new(major, &stack, database.as_ref()) else {
+        return;
+    };
+    let database_name = database.as_ref().map_or("todo", |d| d.name.as_str());
     let deploy = |tag: &str| {
         run.xtask(&[
             "deploy",
@@ -191,8 +196,40 @@ fn the_deploy_path(major: u32) {
             "60s",
             "--set",
             &format!("global.image.tag={tag}"),
+            // The PostgreSQL pod's user and database: the test's own, on this machine's server.
+            "--set",
+            "postgresql.auth.username=postgres",
+            "--set",
+            &format!("postgresql.auth.database={database_name}"),
         ])
     };
+
+    // doctor, aimed at the target cluster: its API server answers and its node is ready.
+    let doctor = run.fakes.xtask(&["doctor", "--context", "target", "--json"]);
+    let report: Value = serde_json::from_slice(&doctor.stdout).unwrap_or_else(|_| panic!("{}", out(&doctor)));
+    let cluster = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["check"] == "cluster" || f["check"] == "nodes")
+        .map(|f| format!("{} {} {}", f["check"], f["level"], f["detail"]))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        cluster,
+        [
+            "\"cluster\" \"ok\" \"target: Kubernetes v1.35.0\"",
+            "\"nodes\" \"ok\" \"1 ready\""
+        ],
+        "{report}"
+    );
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["check"] != "minikube"),
+        "{report}"
+    );
 
     // A first install that crash-loops: found at once, the crashing container's last lines shown,
     // and the release uninstalled (nothing before it to go back to). The namespace the deploy
@@ -254,6 +291,28 @@ fn the_deploy_path(major: u32) {
         started.elapsed() < Duration::from_secs(50),
         "it failed fast, not at the deadline: {said}"
     );
+    assert!(
+        said.contains("rolling back todo-chatbot to revision 2, the last that was ready"),
+        "{said}"
+    );
+    assert!(
+        said.contains("==> built-in analysis: the release's pods and events"),
+        "deploy diagnosed before it undid: {said}"
+    );
+    // The snapshot of what was there before, with the Secrets' names and not their data.
+    let snapshot = said
+        .lines()
+        .find_map(|l| l.split("the snapshot of what was there before is in ").nth(1))
+        .map(|d| std::path::PathBuf::from(d.trim()))
+        .unwrap_or_else(|| panic!("no snapshot named: {said}"));
+    for file in ["objects.json", "secret-names.json", "values.json", "history.json"] {
+        assert!(snapshot.join(file).exists(), "{file} missing in {}", snapshot.display());
+    }
+    let names = std::fs::read_to_string(snapshot.join("secret-names.json")).unwrap();
+    assert!(
+        names.contains("todo-chatbot-auth") && !names.contains("\"data\""),
+        "{names}"
+    );
     let history = run.history();
     let last = history.last().expect("a history");
     assert_eq!(last["status"], "deployed", "{history:?}");
@@ -312,10 +371,48 @@ fn the_deploy_path(major: u32) {
     }
     assert!(!status.success(), "ended by Ctrl-C: {status:?}");
 
+    // What users wrote (the smoke suite cleans up after itself), through the frontend.
+    if database.is_some() {
+        common::write_what_users_write(&format!("http://127.0.0.1:{}", stack.frontend_port));
+    }
+
+    // `backup`, then `restore` over a damaged database: pg_dump and pg_restore in the
+    // PostgreSQL pod through the real kubectl's exec (its stdin carries the archive in).
+    if let Some(database) = &database {
+        let backup = run.xtask(&["backup", "--json"]);
+        assert!(backup.status.success(), "{}", out(&backup));
+        let report: Value = serde_json::from_slice(&backup.stdout).unwrap();
+        assert_eq!(
+            report["database"],
+            format!("the database in pod todo-chatbot-postgresql-0 (namespace {NS})"),
+            "{report}"
+        );
+        let file = report["file"].as_str().unwrap().to_string();
+        let before = database.rows();
+        assert!(database.count("tasks") >= 4, "{before}");
+        common::psql(
+            &database.url,
+            "DELETE FROM messages; DELETE FROM tasks; DELETE FROM users",
+        )
+        .unwrap();
+        let restore = run.xtask(&["restore", &file]);
+        assert!(restore.status.success(), "{}", out(&restore));
+        assert_eq!(database.rows(), before);
+    }
+
     // `teardown`: the release and its namespace go, and kubectl waits until they have.
     let teardown = run.xtask(&["teardown"]);
     assert!(teardown.status.success(), "{}", out(&teardown));
     assert!(run.target.get("", "namespaces", "", NS).is_none(), "{}", out(&teardown));
+
+    // With no PostgreSQL pod left, backup says what to do instead.
+    let said = out(&run.xtask(&["backup"]));
+    assert!(
+        said.contains(&format!(
+            "release todo-chatbot has no running PostgreSQL pod in namespace {NS}: with an external database (global.database.external), pass --database-url"
+        )),
+        "{said}"
+    );
 
     // Nothing of all that reached the current context's cluster.
     assert_eq!(run.elsewhere.requests(), Vec::<String>::new());

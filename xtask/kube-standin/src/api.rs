@@ -45,6 +45,15 @@ pub async fn handle(State(api): State<ApiServer>, request: axum::extract::Reques
         let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
         return port_forward(&api, namespace, name, &headers, upgrade).unwrap_or_else(|e| error_response(&e));
     }
+    if let ["api", "v1", "namespaces", namespace, "pods", name, "exec"] = segments.as_slice() {
+        use axum::extract::FromRequestParts as _;
+        let upgrade = axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &api)
+            .await
+            .map_err(|rejection| rejection.body_text());
+        // `command` repeats, one value per argument: a map would keep only the last.
+        let query: Vec<(String, String)> = url_pairs(uri.query().unwrap_or_default());
+        return crate::exec::exec(&api, namespace, name, &query, upgrade).unwrap_or_else(|e| error_response(&e));
+    }
     let Ok(body) = axum::body::to_bytes(body, 64 << 20).await else {
         return error_response(&ApiError::bad_request("the request body could not be read"));
     };
@@ -68,6 +77,13 @@ pub async fn handle(State(api): State<ApiServer>, request: axum::extract::Reques
         _ => Err(ApiError::not_found_path(path)),
     };
     found.unwrap_or_else(|e| error_response(&e))
+}
+
+/// The query's pairs in order, repeated keys kept.
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&format!("/?{query}").parse().unwrap_or_default())
+        .map(|q| q.0)
+        .unwrap_or_default()
 }
 
 fn discovery(group: &str, version: &str) -> Result<Response, ApiError> {

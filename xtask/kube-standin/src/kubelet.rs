@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::apiserver::{ApiServer, now};
+use crate::exec::ExecView;
 use crate::resources;
 use crate::store::Txn;
 
@@ -54,12 +55,14 @@ pub struct ContainerView<'a> {
 
 type FateFn = dyn Fn(&ContainerView) -> Fate + Send + Sync;
 type AddressFn = dyn Fn(&Value, u16) -> Option<SocketAddr> + Send + Sync;
+type ExecFn = dyn Fn(&ExecView) -> Option<std::process::Command> + Send + Sync;
 
 /// The test's choice of fates, what each container has printed, and where the pods' ports
 /// lead (for port-forwards).
 pub struct Fates {
     choose: Box<FateFn>,
     addresses: Option<Box<AddressFn>>,
+    commands: Option<Box<ExecFn>>,
     runtime: Mutex<HashMap<String, PodRuntime>>,
 }
 
@@ -68,6 +71,7 @@ impl Fates {
         Fates {
             choose: Box::new(choose),
             addresses: None,
+            commands: None,
             runtime: Mutex::new(HashMap::new()),
         }
     }
@@ -77,6 +81,21 @@ impl Fates {
     pub fn serving(mut self, serve: impl Fn(&Value, u16) -> Option<SocketAddr> + Send + Sync + 'static) -> Fates {
         self.addresses = Some(Box::new(serve));
         self
+    }
+
+    /// `kubectl exec` into a container runs the process `run` gives (with the container's
+    /// environment in the view), standing in for the container's own; `None`: the container
+    /// has no such program.
+    pub fn executing(
+        mut self,
+        run: impl Fn(&ExecView) -> Option<std::process::Command> + Send + Sync + 'static,
+    ) -> Fates {
+        self.commands = Some(Box::new(run));
+        self
+    }
+
+    pub(crate) fn exec_command(&self, view: &ExecView) -> Option<std::process::Command> {
+        self.commands.as_ref().and_then(|run| run(view))
     }
 
     /// Where a port-forward to a pod with `labels` and `port` leads, or why nowhere.

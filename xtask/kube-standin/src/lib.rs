@@ -5,8 +5,9 @@
 //! handling, waiting and error printing, and meet here an API server that answers as a real
 //! one does (each behaviour cites where the real server keeps it). What it does not do:
 //! scheduling beyond one node, networking (NetworkPolicies are stored, not enforced),
-//! image pulls (a test chooses each container's fate: [`Fate`]), authentication, and the
-//! port-forward and exec streams.
+//! image pulls (a test chooses each container's fate: [`Fate`]) and authentication. Port-forwards
+//! and `kubectl exec` reach processes of the test's ([`Fates::serving`], [`Fates::executing`]),
+//! standing in for the containers'.
 //!
 //! `cargo xtask standin` serves two by hand. In a test:
 //!
@@ -21,6 +22,7 @@ mod admission;
 mod api;
 mod apiserver;
 mod controllers;
+mod exec;
 mod kubelet;
 mod patch;
 mod portforward;
@@ -36,6 +38,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
+pub use exec::ExecView;
 pub use kubelet::{ContainerView, Fate, Fates};
 
 use crate::apiserver::ApiServer;

@@ -115,8 +115,11 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<()> {
         return dry_run(args, &target, &helm);
     }
     phases.run("doctor", || {
-        let profile = target.real.is_none().then_some(target.profile.as_str());
-        let findings = crate::cluster::doctor::examine(profile);
+        let cluster = match target.real {
+            None => crate::cluster::doctor::Cluster::Minikube(&target.profile),
+            Some(_) => crate::cluster::doctor::Cluster::Context(&target.context),
+        };
+        let findings = crate::cluster::doctor::examine(cluster);
         let blockers: Vec<String> = findings
             .iter()
             .filter(|f| f.level == crate::cluster::doctor::Level::Fail)

@@ -1,8 +1,10 @@
 //! `cargo xtask doctor`: is this machine ready to deploy? The tools (required: docker,
 //! minikube, kubectl, helm; optional: kubectl-ai, kagent, Docker's Gordon) with their versions,
 //! the Docker daemon, the CPUs, memory and free disk where Docker and Minikube keep their data,
-//! the Minikube cluster's state and addons, and the kube context. A table (or JSON) with a fix on
-//! every line that is not ok; exit 1 when something blocks a deploy.
+//! the Minikube cluster's state and addons, and the kube context; or, with `--context`, another
+//! cluster: that its API server answers (and at what version, against kubectl's) and that it
+//! has a node ready. A table (or JSON) with a fix on every line that is not ok; exit 1 when
+//! something blocks a deploy.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,6 +12,7 @@ use std::time::Instant;
 use anyhow::bail;
 use serde_json::json;
 
+use crate::exec::Command;
 use crate::flags::DoctorArgs;
 use crate::tools::docker::Docker;
 use crate::tools::helm::Helm;
@@ -63,9 +66,21 @@ fn finding(check: &str, level: Level, detail: impl Into<String>, fix: impl Into<
     }
 }
 
+/// Which cluster a deploy would go to.
+#[derive(Clone, Copy, Debug)]
+pub enum Cluster<'a> {
+    /// A Minikube profile, which the deploy starts when it is not running.
+    Minikube(&'a str),
+    /// A kube context of some other cluster, which must be up already.
+    Context(&'a str),
+}
+
 pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let findings = examine(Some(&args.profile));
+    let findings = examine(match &args.context {
+        Some(context) => Cluster::Context(context),
+        None => Cluster::Minikube(&args.profile),
+    });
     let blockers = findings.iter().filter(|f| f.level == Level::Fail).count();
     if args.json {
         let rows: Vec<_> = findings
@@ -97,13 +112,22 @@ fn print_table(findings: &[Finding]) {
 }
 
 /// Every check, the slow ones (each an external command) side by side, so the whole takes about
-/// as long as the slowest tool. `profile`: the Minikube profile, or `None` for another cluster
-/// (no Minikube checks then).
-pub fn examine(profile: Option<&str>) -> Vec<Finding> {
+/// as long as the slowest tool. For another cluster than Minikube, no Minikube checks.
+pub fn examine(cluster: Cluster) -> Vec<Finding> {
+    let (profile, context) = match cluster {
+        Cluster::Minikube(profile) => (Some(profile), None),
+        Cluster::Context(context) => (None, Some(context)),
+    };
     std::thread::scope(|scope| {
         let docker = scope.spawn(check_docker);
         let minikube = scope.spawn(|| profile.map(|p| check_minikube(&Minikube::new(p))).unwrap_or_default());
-        let kubectl = scope.spawn(|| check_kubectl(profile));
+        let kubectl = scope.spawn(|| {
+            let mut found = check_kubectl(profile);
+            if let (Some(context), true) = (context, found.iter().all(|f| f.level == Level::Ok)) {
+                found.extend(check_cluster(context, &found[0].detail));
+            }
+            found
+        });
         let helm = scope.spawn(check_helm);
         let optional = scope.spawn(check_optional);
         let mut findings = Vec::new();
@@ -295,6 +319,98 @@ fn check_kubectl(profile: Option<&str>) -> Vec<Finding> {
             Level::Warn,
             "none set",
             "cargo xtask deploy sets it when it starts Minikube",
+        ),
+    });
+    findings
+}
+
+/// Another cluster: its API server answers through `context` (`kubectl version`: kubectl
+/// supports a server one minor version away, kubernetes.io/releases/version-skew-policy), and a
+/// node is Ready to run the release.
+fn check_cluster(context: &str, client_version: &str) -> Vec<Finding> {
+    let context_flag = format!("--context={context}");
+    let version = Command::new("kubectl")
+        .args([
+            context_flag.as_str(),
+            "version",
+            "--output=json",
+            "--request-timeout=10s",
+        ])
+        .output();
+    let server = match &version {
+        Ok(output) if output.success() => serde_json::from_str::<serde_json::Value>(&output.stdout)
+            .ok()
+            .and_then(|v| v["serverVersion"]["gitVersion"].as_str().map(str::to_string)),
+        _ => None,
+    };
+    let Some(server) = server else {
+        let why = version.map_or_else(|e| format!("{e:#}"), |o| o.last_error_line());
+        return vec![finding(
+            "cluster",
+            Level::Fail,
+            format!("context {context} does not answer: {why}"),
+            "check the context (kubectl config get-contexts) and that its cluster is up; or deploy to Minikube without --context",
+        )];
+    };
+    let skew = match (minor(&server), minor(client_version)) {
+        (server, client) if server > 0 && client > 0 => server.abs_diff(client),
+        _ => 0,
+    };
+    let mut findings = vec![if skew > 1 {
+        finding(
+            "cluster",
+            Level::Warn,
+            format!("{context}: Kubernetes {server}, {skew} minor versions from kubectl {client_version}"),
+            "use a kubectl within one minor version of the server",
+        )
+    } else {
+        finding("cluster", Level::Ok, format!("{context}: Kubernetes {server}"), "")
+    }];
+    let nodes = Command::new("kubectl")
+        .args([
+            context_flag.as_str(),
+            "get",
+            "nodes",
+            "--output=json",
+            "--request-timeout=10s",
+        ])
+        .output();
+    let ready = match &nodes {
+        Ok(output) if output.success() => serde_json::from_str::<serde_json::Value>(&output.stdout)
+            .ok()
+            .map(|list| {
+                list["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|node| {
+                        node["status"]["conditions"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+                    .count()
+            }),
+        _ => None,
+    };
+    findings.push(match ready {
+        Some(0) => finding(
+            "nodes",
+            Level::Fail,
+            "no node is Ready",
+            format!("kubectl --context {context} describe nodes says why"),
+        ),
+        Some(n) => finding("nodes", Level::Ok, format!("{n} ready"), ""),
+        // Listing nodes is a cluster-wide permission a namespaced user may not have.
+        None => finding(
+            "nodes",
+            Level::Warn,
+            format!(
+                "cannot list them: {}",
+                nodes.map_or_else(|e| format!("{e:#}"), |o| o.last_error_line())
+            ),
+            "a deploy needs no node list, but cannot tell you now whether a node can run it",
         ),
     });
     findings

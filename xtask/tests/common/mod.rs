@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use serde_json::Value;
+use std::time::Duration;
+
+use serde_json::{Value, json};
 
 /// The runs stage their fake binaries in the workspace's target/images/: one at a time.
 pub static STAGING: Mutex<()> = Mutex::new(());
@@ -288,6 +290,45 @@ impl Drop for RealStack {
     }
 }
 
+/// Fakes with the real kubectl and the real Helm `major` in place of theirs, aimed at stand-in
+/// clusters through a kubeconfig of their own whose current context is `current`; Helm's
+/// caches and settings in the run's folder too. `None` (after a loud skip) without them.
+pub fn fakes_on_clusters(major: u32, clusters: &[(&str, &kube_standin::StandIn)], current: &str) -> Option<Fakes> {
+    let (kubectl, helm) = real_cluster_clients(major)?;
+    let mut fakes = Fakes::new();
+    fakes.use_real("kubectl", &kubectl);
+    fakes.use_real("helm", &helm);
+    let home = fakes.home();
+    let config = home.join("kubeconfig");
+    fs::write(&config, kube_standin::kubeconfig(clusters, current)).unwrap();
+    fakes.set("KUBECONFIG", config.to_str().unwrap());
+    for (key, dir) in [
+        ("HOME", ""),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+    ] {
+        fakes.set(key, home.join(dir).to_str().unwrap());
+    }
+    Some(fakes)
+}
+
+impl RealStack {
+    /// Port-forwards to the frontend's port 3000 and MCP's 8001 reach these services: what a
+    /// stand-in's pods serve (`Fates::serving`).
+    pub fn serving(&self) -> impl Fn(&Value, u16) -> Option<std::net::SocketAddr> + Send + Sync + 'static {
+        let (frontend, mcp) = (self.frontend_port, self.mcp_port);
+        move |labels, port| {
+            let local = match (labels["app.kubernetes.io/name"].as_str(), port) {
+                (Some("frontend"), 3000) => frontend,
+                (Some("mcp"), 8001) => mcp,
+                _ => return None,
+            };
+            Some(([127, 0, 0, 1], local).into())
+        }
+    }
+}
+
 /// The real kubectl 1.35 and Helm `major` that `cargo xtask test` fetched (KUBECTL, HELM3,
 /// HELM4, else `.tools/`); `None`, after a loud skip, where there are none (an error under CI).
 pub fn real_cluster_clients(major: u32) -> Option<(PathBuf, PathBuf)> {
@@ -310,4 +351,223 @@ pub fn real_cluster_clients(major: u32) -> Option<(PathBuf, PathBuf)> {
     assert!(std::env::var("CI").is_err(), "{why}");
     eprintln!("*** SKIPPED: {why} ***");
     None
+}
+
+pub const TABLES: [&str; 4] = ["users", "tasks", "conversations", "messages"];
+
+/// The PostgreSQL the tests use, and a database of their own on it, dropped afterwards.
+pub struct Database {
+    admin: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl Database {
+    /// A new empty database; `None` (after a loud skip, a failure under CI) without PostgreSQL
+    /// or its client tools.
+    pub fn create(label: &str) -> Option<Database> {
+        let admin =
+            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let missing = ["psql", "pg_dump", "pg_restore"]
+            .into_iter()
+            .find(|tool| which::which(tool).is_err());
+        let reachable = missing.is_none() && psql(&admin, "SELECT 1").is_ok();
+        if !reachable {
+            let why = missing.map_or_else(
+                || format!("PostgreSQL at {admin} is unreachable"),
+                |tool| format!("{tool} is not installed (apt-get install postgresql-client)"),
+            );
+            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{why}");
+            eprintln!("*** SKIPPED: the backup tests: {why} ***");
+            return None;
+        }
+        let name = format!("xtask_backup_{label}_{}", std::process::id());
+        psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+        psql(&admin, &format!("CREATE DATABASE {name}")).unwrap();
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        Some(Database { admin, name, url })
+    }
+
+    /// Every row of the application's tables, in order: what must come back.
+    pub fn rows(&self) -> String {
+        TABLES
+            .iter()
+            .map(|table| {
+                let rows = psql(
+                    &self.url,
+                    &format!("COPY (SELECT * FROM {table} ORDER BY id) TO STDOUT"),
+                )
+                .unwrap();
+                format!("-- {table}\n{rows}")
+            })
+            .collect()
+    }
+
+    pub fn count(&self, table: &str) -> usize {
+        psql(&self.url, &format!("SELECT count(*) FROM {table}"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = psql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+pub fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let output = Command::new("psql")
+        .args([
+            "--no-psqlrc",
+            "--quiet",
+            "--tuples-only",
+            "--no-align",
+            "--dbname",
+            url,
+            "--command",
+            sql,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A user of the real services, through the frontend as the browser reaches them.
+pub struct User {
+    pub base: String,
+    pub token: String,
+    pub id: String,
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// One request, as a client that honours 503 + `Retry-After` sends it: the backend answers
+/// `busy` (its bounded password-hashing queue) or `database_unavailable` for a moment on a
+/// machine loaded by other work, and says when to come back. A few tries, then the answer.
+pub fn call(base: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let body = body.map_or_else(String::new, |b| b.to_string());
+    let mut tries = 0;
+    loop {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"));
+        let request = match token {
+            Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        };
+        let mut response = agent()
+            .run(
+                request
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .unwrap(),
+            )
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        tries += 1;
+        match retry_after {
+            Some(seconds) if status == 503 && tries < 5 => {
+                eprintln!("{method} {path}: 503 {text}; again in {seconds} s");
+                std::thread::sleep(Duration::from_secs(seconds.clamp(1, 5)));
+            }
+            _ => return (status, serde_json::from_str(&text).unwrap_or(Value::String(text))),
+        }
+    }
+}
+
+impl User {
+    pub fn sign_up(base: &str, email: &str) -> User {
+        let (status, answer) = call(
+            base,
+            "POST",
+            "/api/auth/sign-up",
+            None,
+            Some(json!({"email": email, "password": "a long enough password", "name": email})),
+        );
+        assert_eq!(status, 201, "{answer}");
+        User::sign_in(base, email).expect("signs in after signing up")
+    }
+
+    pub fn sign_in(base: &str, email: &str) -> Option<User> {
+        let (status, answer) = call(
+            base,
+            "POST",
+            "/api/auth/sign-in",
+            None,
+            Some(json!({"email": email, "password": "a long enough password"})),
+        );
+        (status == 200).then(|| User {
+            base: base.to_string(),
+            token: answer["token"].as_str().unwrap().to_string(),
+            id: answer["user"]["id"].as_str().unwrap().to_string(),
+        })
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let path = path.replace("{user}", &self.id);
+        call(&self.base, method, &path, Some(&self.token), body)
+    }
+
+    pub fn add(&self, title: &str) -> i64 {
+        let (status, task) = self.call(
+            "POST",
+            "/api/{user}/tasks",
+            Some(json!({"title": title, "description": "from the backup test"})),
+        );
+        assert_eq!(status, 201, "{task}");
+        task["id"].as_i64().unwrap()
+    }
+
+    pub fn chat(&self, message: &str) {
+        let (status, reply) = self.call("POST", "/api/{user}/chat", Some(json!({"message": message})));
+        assert_eq!(status, 200, "{reply}");
+    }
+
+    pub fn titles(&self) -> Vec<String> {
+        let (status, tasks) = self.call("GET", "/api/{user}/tasks", None);
+        assert_eq!(status, 200, "{tasks}");
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| format!("{} {}", t["title"].as_str().unwrap(), t["completed"]))
+            .collect()
+    }
+}
+
+/// Two users' tasks, a completed one, and chats (conversations with their messages).
+pub fn write_what_users_write(base: &str) -> (User, User) {
+    let ann = User::sign_up(base, "ann@example.com");
+    let bob = User::sign_up(base, "bob@example.com");
+    let rent = ann.add("Pay rent");
+    ann.add("Call the dentist");
+    let (status, _) = ann.call("PATCH", &format!("/api/{{user}}/tasks/{rent}/complete"), None);
+    assert_eq!(status, 200);
+    ann.chat("add buy milk");
+    ann.chat("what's still pending?");
+    bob.add("Water the plants");
+    bob.chat("add renew my passport");
+    (ann, bob)
 }
