@@ -336,8 +336,11 @@ fn the_deploy_path(major: u32) {
 
     // `verify` on its own, then `rollback --to 1`: Helm's own wait, then its test.
     let verify = run.xtask(&["verify"]);
-    assert!(verify.status.success(), "{}", out(&verify));
-    assert!(out(&verify).contains("verified"), "{}", out(&verify));
+    let said = out(&verify);
+    assert!(verify.status.success(), "{said}");
+    assert!(said.contains("16 passed, 0 failed"), "{said}");
+    assert!(said.contains("MCP tools/list (with the user's token)"), "{said}");
+    assert!(said.contains("release todo-chatbot verified"), "{said}");
     let rollback = run.xtask(&["rollback", "--to", "1", "--timeout", "60s"]);
     assert!(rollback.status.success(), "{}", out(&rollback));
     assert!(run.backend_image().ends_with(":good1"), "{}", run.backend_image());

@@ -296,17 +296,27 @@ fn another_cluster_pulls_only_the_project_s_images_from_its_registry() {
 /// `images` gave them (`-arm64` on arm64 nodes), not the bare commit, which names no image there.
 #[test]
 fn skip_build_deploys_the_tag_images_gave_the_nodes_architecture() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_NODE_ARCH", "arm64").set("FAKE_PODS", "imagepull");
-    let output = fakes.xtask(&["deploy", "--skip-build", "--timeout", "10m"]);
-    let _ = failure(&output);
-    let upgrade = &fakes.calls()[position(&fakes, "helm upgrade --install")];
-    let tag = upgrade
-        .split("global.image.tag=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no tag set: {upgrade}"));
-    assert!(tag.ends_with("-arm64"), "{upgrade}");
+    let Some(real) = real_stack() else { return };
+    let cluster = StandIn::start_with_arch("graviton", "arm64", Fates::all_healthy().serving(real.serving())).unwrap();
+    let Some(fakes) = fakes_on_clusters(4, &[("graviton", &cluster)], "graviton") else {
+        return;
+    };
+    let output = fakes.xtask(&[
+        "deploy",
+        "--context",
+        "graviton",
+        "--registry",
+        "registry.example.com/team",
+        "--skip-build",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let backend = cluster
+        .get("apps", "deployments", "chatbot-dev", "todo-chatbot-backend")
+        .expect("the backend's Deployment");
+    let image = backend["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
+    assert!(image.ends_with("-arm64"), "{image}");
     assert!(
         !fakes
             .calls()
