@@ -64,11 +64,29 @@ impl Fakes {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     }
 
-    /// Puts the real `tool` at `real` on the PATH in place of its fake.
+    /// Puts the real `tool` at `real` on the PATH in place of its fake, each call logged as the
+    /// fakes log theirs.
     pub fn use_real(&self, tool: &str, real: &Path) {
+        use std::os::unix::fs::PermissionsExt as _;
         let path = self.dir.path().join("bin").join(tool);
         let _ = fs::remove_file(&path);
-        symlink(real, path).unwrap();
+        let script = format!(
+            "#!/bin/sh\n[ -n \"$FAKE_STATE\" ] && echo \"{tool} $*\" >> \"$FAKE_STATE/calls.log\"\nexec '{}' \"$@\"\n",
+            real.display()
+        );
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// One of the PATH's tools (a fake, or a real one put there), with the runs' environment.
+    pub fn tool(&self, tool: &str) -> Command {
+        fs::create_dir_all(self.state()).unwrap();
+        let mut command = Command::new(self.bin().join(tool));
+        command
+            .env("PATH", self.bin())
+            .env("FAKE_STATE", self.state())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command
     }
 
     /// The folder the run lives in (its kubeconfig, Helm's caches).
