@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use kube_standin::{Fate, Fates, StandIn};
@@ -44,43 +44,30 @@ fn fates() -> Fates {
 }
 
 /// A stand-in cluster (as the kube context `context`, the current one) with the chart installed
-/// by the real Helm 4 as on Minikube (the images without a registry), tagged `tag`; returned once its five pods exist and, unless the
-/// tag breaks them, are ready. `None` (after a loud skip) without the real clients.
+/// by the real Helm 4 as on Minikube (the images without a registry), tagged `tag`; returned
+/// once its five pods exist and, unless the tag breaks them, are ready.
 fn cluster_with_release(context: &str, tag: &str) -> Option<(StandIn, Fakes)> {
-    let cluster = StandIn::start(context, fates()).unwrap();
-    let fakes = fakes_on_clusters(4, &[(context, &cluster)], context)?;
-    let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/todo-chatbot");
-    let installed = fakes
-        .tool("helm")
-        .args(["upgrade", "--install", "todo-chatbot"])
-        .arg(&chart)
-        .args(["--namespace", NS, "--create-namespace"])
-        .args(["--set", &format!("global.image.tag={tag}")])
-        .output()
-        .unwrap();
+    let (cluster, fakes) = standin(context, fates())?;
+    let installed = helm_install(&fakes, &["--set", &format!("global.image.tag={tag}")]);
     assert!(installed.status.success(), "{}", stderr(&installed));
-    let started = Instant::now();
-    loop {
-        let pods = cluster.list("", "pods", Some(NS));
-        let ready = |p: &Value| {
-            p["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        };
-        let settled = pods.len() == 5
-            && (tag != "good" || pods.iter().all(ready))
-            && (tag != "crash"
-                || pods
-                    .iter()
-                    .any(|p| p["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(1)));
-        if settled {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{pods:#?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The pods the tag breaks have shown it (a failed pull, a restart); all others are ready.
+    let broken = match tag {
+        "broken" => "backend",
+        "crash" => "mcp",
+        _ => "",
+    };
+    wait_for_pods(&cluster, |pods| {
+        pods.len() == 5
+            && pods.iter().all(|p| {
+                let status = &p["status"]["containerStatuses"][0];
+                if p["metadata"]["labels"]["app.kubernetes.io/name"] != broken {
+                    ready(p)
+                } else {
+                    status["state"]["waiting"]["reason"].is_string()
+                        && (tag != "crash" || status["restartCount"].as_u64() >= Some(1))
+                }
+            })
+    });
     Some((cluster, fakes))
 }
 

@@ -1,20 +1,114 @@
 //! `cargo xtask rollback`, `status`, `logs`, `scale`, `verify` and `teardown` as a user runs
-//! them, against fake helm, kubectl and minikube on a PATH of their own (`tests/fakes/`): the
-//! cases the deploy path test (`cluster_path.rs`, the real kubectl and Helm against a stand-in
-//! cluster) does not reach.
+//! them. Most with the real kubectl and Helm against a stand-in cluster where the real chart was
+//! installed, revision by revision, its containers' fates chosen by image tag (minikube, for
+//! `teardown --cluster`, is a fake). The rest against fake helm and kubectl (`tests/fakes/`), for
+//! what the stand-in does not serve: the metrics API behind `kubectl top`, pods that linger while
+//! they terminate, and the fake port-forwards' process ids.
 
 mod common;
 
-use common::*;
+use std::time::Duration;
 
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+use common::*;
+use kube_standin::{Fate, Fates, StandIn};
+
+/// Images tagged `never` are never ready, `broken` cannot be pulled, and the backend of
+/// `restart` exits once before it runs; everything else runs and is ready. The frontend and MCP
+/// serve what `serve` says.
+fn fates(serve: Option<&RealStack>) -> Fates {
+    let fates = Fates::new(|c| {
+        let tag = c.image.rsplit(':').next().unwrap_or_default();
+        let backend = c.image.starts_with("todo-backend");
+        match tag {
+            "never" if backend => Fate::NeverReady,
+            "broken" if backend => Fate::PullFails {
+                message: format!(
+                    "failed to pull and unpack image \"docker.io/library/{0}\": failed to resolve reference \"docker.io/library/{0}\": pull access denied, repository does not exist or may require authorization",
+                    c.image
+                ),
+            },
+            "restart" if backend => Fate::CrashesFirst { times: 1, code: 1 },
+            _ if c.restart_policy == "Always" => Fate::Runs {
+                ready_after: Duration::from_millis(100),
+            },
+            _ => Fate::Exits {
+                code: 0,
+                after: Duration::from_millis(100),
+            },
+        }
+    });
+    match serve {
+        Some(stack) => fates.serving(stack.serving()),
+        None => fates,
+    }
 }
 
+/// A stand-in with the chart installed once per entry of `revisions` (helm's arguments); the
+/// pods of the last settled: all ready, or the backend's broken as its tag says.
+fn cluster_with_revisions(revisions: &[&[&str]], serve: Option<&RealStack>) -> Option<(StandIn, Fakes)> {
+    let (cluster, fakes) = standin("minikube", fates(serve))?;
+    for args in revisions {
+        let installed = helm_install(&fakes, args);
+        let failing = args.contains(&"--wait");
+        assert_eq!(installed.status.success(), !failing, "{args:?}: {}", stderr(&installed));
+    }
+    let last = revisions.last().map(|r| r.join(" ")).unwrap_or_default();
+    let breaks = ["never", "broken"].iter().any(|t| last.contains(&format!("tag={t}")));
+    wait_for_pods(&cluster, |pods| {
+        let running: Vec<&serde_json::Value> = pods
+            .iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .collect();
+        running.len() == 5
+            && running
+                .iter()
+                .all(|p| ready(p) || (breaks && p["metadata"]["labels"]["app.kubernetes.io/name"] == "backend"))
+    });
+    // And the Deployments have counted them available.
+    let started = std::time::Instant::now();
+    while !cluster
+        .list("apps", "deployments", Some("chatbot-dev"))
+        .iter()
+        .all(|d| {
+            (breaks && d["metadata"]["name"] == "todo-chatbot-backend")
+                || d["status"]["availableReplicas"] == d["spec"]["replicas"]
+        })
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the Deployments never became available"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some((cluster, fakes))
+}
+
+fn tag(tag: &str) -> String {
+    format!("global.image.tag={tag}")
+}
+
+fn image_of(cluster: &StandIn, deployment: &str) -> String {
+    cluster
+        .get("apps", "deployments", "chatbot-dev", deployment)
+        .expect(deployment)["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Revision 2 never became ready (Helm marked it failed), revision 3 serves: a rollback goes to
+/// revision 1, the last good one before, waits for it and runs its test.
 #[test]
 fn rollback_goes_to_the_last_good_revision_waits_and_tests() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_HELM_HISTORY", "superseded failed deployed");
+    let (good, never, good2) = (tag("good"), tag("never"), tag("good2"));
+    let revisions: [&[&str]; 3] = [
+        &["--set", &good],
+        &["--set", &never, "--wait", "--timeout", "2s"],
+        &["--set", &good2],
+    ];
+    let Some((cluster, fakes)) = cluster_with_revisions(&revisions, None) else {
+        return;
+    };
     let output = fakes.xtask(&["rollback", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
@@ -24,6 +118,7 @@ fn rollback_goes_to_the_last_good_revision_waits_and_tests() {
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!((report["from"].as_u64(), report["to"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(image_of(&cluster, "todo-chatbot-backend"), "todo-backend:good");
     let calls = fakes.calls();
     let rollback = calls
         .iter()
@@ -38,23 +133,143 @@ fn rollback_goes_to_the_last_good_revision_waits_and_tests() {
 
 #[test]
 fn rollback_to_a_revision_that_does_not_exist_or_with_nothing_before_is_refused() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_HELM_HISTORY", "superseded deployed");
+    let (good, good2) = (tag("good"), tag("good2"));
+    let Some((_two, fakes)) = cluster_with_revisions(&[&["--set", &good], &["--set", &good2]], None) else {
+        return;
+    };
     let error = failure(&fakes.xtask(&["rollback", "--to", "7"]));
     assert!(
         error.contains("revision 7 is not an earlier revision of todo-chatbot (its revisions: 1, 2)"),
         "{error}"
     );
-    let mut first = Fakes::new();
-    first.set("FAKE_HELM_HISTORY", "deployed");
+    let Some((_one, first)) = cluster_with_revisions(&[&["--set", &good]], None) else {
+        return;
+    };
     let error = failure(&first.xtask(&["rollback"]));
     assert!(error.contains("has no earlier revision that was deployed"), "{error}");
-    let error = failure(&Fakes::new().xtask(&["rollback"]));
+    assert!(!first.calls().iter().any(|c| c.starts_with("helm rollback")));
+    let Some((_none, empty)) = standin("minikube", fates(None)) else {
+        return;
+    };
+    let error = failure(&empty.xtask(&["rollback"]));
     assert!(
         error.contains("release todo-chatbot does not exist in namespace chatbot-dev"),
         "{error}"
     );
-    assert!(!first.calls().iter().any(|c| c.starts_with("helm rollback")));
+}
+
+#[test]
+fn logs_of_one_component_and_teardown_of_release_namespace_and_cluster() {
+    let good = tag("good");
+    let Some((cluster, fakes)) = cluster_with_revisions(&[&["--set", &good]], None) else {
+        return;
+    };
+    let output = fakes.xtask(&["logs", "mcp", "--tail", "20"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("starting mcp (todo-mcp:good)"), "{text}");
+    assert!(!text.contains("starting backend"), "{text}");
+    let error = failure(&fakes.xtask(&["logs", "database"]));
+    assert!(error.contains("invalid value 'database'"), "{error}");
+
+    let output = fakes.xtask(&["teardown", "--cluster", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["uninstalled"], true);
+    assert_eq!(report["cluster_deleted"], true);
+    assert!(cluster.get("", "namespaces", "", "chatbot-dev").is_none());
+    assert!(
+        fakes
+            .calls()
+            .iter()
+            .any(|c| c.contains("minikube DOCKER_HOST= -p minikube delete")),
+        "{:#?}",
+        fakes.calls()
+    );
+}
+
+#[test]
+fn verify_in_the_cluster_needs_every_workload_rolled_out() {
+    let broken = tag("broken");
+    let Some((_cluster, fakes)) = cluster_with_revisions(&[&["--set", &broken]], None) else {
+        return;
+    };
+    let error = failure(&fakes.xtask(&["verify"]));
+    assert!(
+        error.contains("not rolled out:\n  Deployment/todo-chatbot-backend: 1 of 1 updated, 0 available"),
+        "{error}"
+    );
+    assert!(
+        !fakes.calls().iter().any(|c| c.contains("port-forward")),
+        "no smoke suite on an unhealthy release"
+    );
+}
+
+/// A pod that restarted once (its database was still starting, or the node restarted) and serves
+/// now is healthy: verify says so, and its smoke suite passes.
+#[test]
+fn verify_reports_a_restart_of_a_pod_that_serves_now_and_goes_on() {
+    let Some(stack) = real_stack() else { return };
+    let restart = tag("restart");
+    let Some((_cluster, fakes)) = cluster_with_revisions(&[&["--set", &restart]], Some(&stack)) else {
+        return;
+    };
+    let output = fakes.xtask(&["verify"]);
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("(container backend): restarted 1 times, last exit 1 (Error); running and ready now"),
+        "{said}"
+    );
+    assert!(said.contains("release todo-chatbot verified"), "{said}");
+}
+
+/// `scale` changes one value of the release (the rest kept) and waits for the rollout; while an
+/// autoscaler owns the count it refuses.
+#[test]
+fn scale_goes_through_the_releases_values_and_is_refused_while_an_autoscaler_owns_the_count() {
+    let good = tag("good");
+    let Some((cluster, fakes)) = cluster_with_revisions(&[&["--set", &good]], None) else {
+        return;
+    };
+    let output = fakes.xtask(&["scale", "backend", "3"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("backend: 3 replicas, rolled out"),
+        "{}",
+        stdout(&output)
+    );
+    let backend = cluster
+        .get("apps", "deployments", "chatbot-dev", "todo-chatbot-backend")
+        .unwrap();
+    assert_eq!(backend["spec"]["replicas"], 3);
+    assert_eq!(backend["status"]["availableReplicas"], 3, "{backend}");
+    assert_eq!(
+        image_of(&cluster, "todo-chatbot-backend"),
+        "todo-backend:good",
+        "the other values kept"
+    );
+
+    let autoscaled: [&[&str]; 1] = [&["--set", &good, "--set", "mcp.autoscaling.enabled=true"]];
+    let Some((_cluster, fakes)) = cluster_with_revisions(&autoscaled, None) else {
+        return;
+    };
+    let installed = fakes.calls().len();
+    let error = failure(&fakes.xtask(&["scale", "mcp", "4"]));
+    assert!(
+        error.contains("an autoscaler owns mcp's replica count (mcp.autoscaling.enabled=true)"),
+        "{error}"
+    );
+    assert!(!fakes.calls()[installed..].iter().any(|c| c.starts_with("helm upgrade")));
+    let error = failure(&fakes.xtask(&["scale", "mcp", "-1"]));
+    assert!(
+        error.contains("unexpected argument '-1'") || error.contains("invalid value"),
+        "{error}"
+    );
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
@@ -122,69 +337,6 @@ fn status_says_which_image_tag_serves_while_a_rollout_finishes_and_after() {
     );
 }
 
-#[test]
-fn logs_of_one_component_and_teardown_of_release_namespace_and_cluster() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_HELM_HISTORY", "deployed");
-    let output = fakes.xtask(&["logs", "mcp", "--tail", "20"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("todo-mcp starting"));
-    assert!(fakes.calls().iter().any(|c| c.contains(
-        "logs --selector app.kubernetes.io/instance=todo-chatbot,app.kubernetes.io/name=mcp --all-containers --prefix --tail=20"
-    )));
-    let error = failure(&fakes.xtask(&["logs", "database"]));
-    assert!(error.contains("invalid value 'database'"), "{error}");
-
-    let output = fakes.xtask(&["teardown", "--cluster", "--json"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["uninstalled"], true);
-    assert_eq!(report["cluster_deleted"], true);
-    let calls = fakes.calls();
-    for part in [
-        "helm uninstall todo-chatbot --namespace chatbot-dev",
-        "kubectl --namespace chatbot-dev delete namespace chatbot-dev --ignore-not-found --wait=true",
-        "minikube DOCKER_HOST= -p minikube delete",
-    ] {
-        assert!(calls.iter().any(|c| c.contains(part)), "{part} not called: {calls:#?}");
-    }
-}
-
-#[test]
-fn verify_in_the_cluster_needs_every_workload_rolled_out() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_PODS", "imagepull");
-    let error = failure(&fakes.xtask(&["verify"]));
-    assert!(
-        error.contains("not rolled out:\n  Deployment/todo-chatbot-backend: 1 of 1 updated, 0 available"),
-        "{error}"
-    );
-    assert!(
-        !fakes.calls().iter().any(|c| c.contains("port-forward")),
-        "no smoke suite on an unhealthy release"
-    );
-}
-
-/// A pod that restarted once (its database was still starting, or the node restarted) and serves
-/// now is healthy: verify says so and goes on to the smoke suite.
-#[test]
-fn verify_reports_a_restart_of_a_pod_that_serves_now_and_goes_on() {
-    let mut fakes = Fakes::new();
-    fakes
-        .set("FAKE_PODS", "restarted")
-        .set("FAKE_FORWARD_PORT", &closed_port());
-    let output = fakes.xtask(&["verify"]);
-    let error = failure(&output);
-    assert!(error.contains("checks failed against"), "{error}");
-    let said = format!("{}{error}", stdout(&output));
-    assert!(
-        said.contains(
-            "pod todo-chatbot-backend-6d4f9c7b8-x2x9z (container backend): restarted 2 times, last exit 1 (Error); running and ready now"
-        ),
-        "{said}"
-    );
-}
-
 /// Pods that are not the running system are left out: an old replica on its way out of a
 /// rollout (unready, `deletionTimestamp` set), and the helm test pod a failed `helm test` left
 /// (the chart keeps it until the next test replaces it).
@@ -238,54 +390,6 @@ fn verify_runs_the_smoke_suite_through_port_forwards_and_always_stops_them() {
     let error = failure(&fakes.xtask(&["verify"]));
     assert!(
         error.contains("kubectl port-forward to service/todo-chatbot-frontend failed: error: unable to forward port because pod is not running"),
-        "{error}"
-    );
-}
-
-#[test]
-fn scale_goes_through_the_releases_values_and_is_refused_while_an_autoscaler_owns_the_count() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_HELM_HISTORY", "deployed");
-    let output = fakes.xtask(&["scale", "backend", "3"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let upgrade = fakes
-        .calls()
-        .into_iter()
-        .find(|c| c.starts_with("helm upgrade todo-chatbot"))
-        .expect("an upgrade");
-    assert!(
-        upgrade.contains("--reset-then-reuse-values --set backend.replicaCount=3"),
-        "{upgrade}"
-    );
-    // It waits for the rollout, as deploy does.
-    assert!(
-        fakes
-            .calls()
-            .iter()
-            .any(|c| c.contains("get deployments,statefulsets --selector")),
-        "{:#?}",
-        fakes.calls()
-    );
-    assert!(
-        stdout(&output).contains("backend: 3 replicas, rolled out"),
-        "{}",
-        stdout(&output)
-    );
-
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_HELM_HISTORY", "deployed").set(
-        "FAKE_HELM_VALUES",
-        r#"{"mcp":{"autoscaling":{"enabled":true,"minReplicas":2}}}"#,
-    );
-    let error = failure(&fakes.xtask(&["scale", "mcp", "4"]));
-    assert!(
-        error.contains("an autoscaler owns mcp's replica count (mcp.autoscaling.enabled=true)"),
-        "{error}"
-    );
-    assert!(!fakes.calls().iter().any(|c| c.starts_with("helm upgrade")));
-    let error = failure(&fakes.xtask(&["scale", "mcp", "-1"]));
-    assert!(
-        error.contains("unexpected argument '-1'") || error.contains("invalid value"),
         "{error}"
     );
 }

@@ -331,6 +331,50 @@ pub fn fakes_on_clusters(major: u32, clusters: &[(&str, &kube_standin::StandIn)]
     Some(fakes)
 }
 
+/// A stand-in cluster as the kube context `context` (the current one), and fakes with the real
+/// kubectl and Helm 4 aimed at it; `None` (after a loud skip) without the real clients.
+pub fn standin(context: &str, fates: kube_standin::Fates) -> Option<(kube_standin::StandIn, Fakes)> {
+    let cluster = kube_standin::StandIn::start(context, fates).unwrap();
+    let fakes = fakes_on_clusters(4, &[(context, &cluster)], context)?;
+    Some((cluster, fakes))
+}
+
+/// `helm upgrade --install` of the real chart as on Minikube (the images without a registry)
+/// into chatbot-dev, with `args` (`--set …`, `--wait`): one more revision.
+pub fn helm_install(fakes: &Fakes, args: &[&str]) -> Output {
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/todo-chatbot");
+    fakes
+        .tool("helm")
+        .args(["upgrade", "--install", "todo-chatbot"])
+        .arg(&chart)
+        .args(["--namespace", "chatbot-dev", "--create-namespace"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Waits (up to 30 s) until `settled` holds for chatbot-dev's pods.
+pub fn wait_for_pods(cluster: &kube_standin::StandIn, settled: impl Fn(&[Value]) -> bool) {
+    let started = std::time::Instant::now();
+    loop {
+        let pods = cluster.list("", "pods", Some("chatbot-dev"));
+        if settled(&pods) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{pods:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether a pod is Ready.
+pub fn ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
 impl RealStack {
     /// Port-forwards to the frontend's port 3000 and MCP's 8001 reach these services: what a
     /// stand-in's pods serve (`Fates::serving`).
