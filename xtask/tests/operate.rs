@@ -1,9 +1,7 @@
 //! `cargo xtask rollback`, `status`, `logs`, `scale`, `verify` and `teardown` as a user runs
-//! them. Most with the real kubectl and Helm against a stand-in cluster where the real chart was
-//! installed, revision by revision, its containers' fates chosen by image tag (minikube, for
-//! `teardown --cluster`, is a fake). The rest against fake helm and kubectl (`tests/fakes/`), for
-//! what the stand-in does not serve: the metrics API behind `kubectl top`, pods that linger while
-//! they terminate, and the fake port-forwards' process ids.
+//! them: the real kubectl and Helm against a stand-in cluster where the real chart was installed,
+//! revision by revision, its containers' fates chosen by image tag. Only minikube (for
+//! `teardown --cluster` and `status`'s hint) is a fake.
 
 mod common;
 
@@ -12,14 +10,20 @@ use std::time::Duration;
 use common::*;
 use kube_standin::{Fate, Fates, StandIn};
 
-/// Images tagged `never` are never ready, `broken` cannot be pulled, and the backend of
-/// `restart` exits once before it runs; everything else runs and is ready. The frontend and MCP
-/// serve what `serve` says.
+/// Images tagged `never` are never ready, `broken` cannot be pulled, the backend of `restart`
+/// exits once before it runs, the MCP server of `crash` always exits, and the smoke test of
+/// `failtest` fails; everything else runs and is ready. The frontend and MCP serve what `serve`
+/// says.
 fn fates(serve: Option<&RealStack>) -> Fates {
     let fates = Fates::new(|c| {
         let tag = c.image.rsplit(':').next().unwrap_or_default();
         let backend = c.image.starts_with("todo-backend");
         match tag {
+            "crash" if c.image.starts_with("todo-mcp") => Fate::Crashes { code: 1 },
+            "failtest" if c.restart_policy != "Always" => Fate::Exits {
+                code: 1,
+                after: Duration::from_millis(100),
+            },
             "never" if backend => Fate::NeverReady,
             "broken" if backend => Fate::PullFails {
                 message: format!(
@@ -46,23 +50,35 @@ fn fates(serve: Option<&RealStack>) -> Fates {
 /// A stand-in with the chart installed once per entry of `revisions` (helm's arguments); the
 /// pods of the last settled: all ready, or the backend's broken as its tag says.
 fn cluster_with_revisions(revisions: &[&[&str]], serve: Option<&RealStack>) -> Option<(StandIn, Fakes)> {
-    let (cluster, fakes) = standin("minikube", fates(serve))?;
+    cluster_of(fates(serve), revisions)
+}
+
+fn cluster_of(fates: Fates, revisions: &[&[&str]]) -> Option<(StandIn, Fakes)> {
+    let (cluster, fakes) = standin("minikube", fates)?;
     for args in revisions {
         let installed = helm_install(&fakes, args);
         let failing = args.contains(&"--wait");
         assert_eq!(installed.status.success(), !failing, "{args:?}: {}", stderr(&installed));
     }
     let last = revisions.last().map(|r| r.join(" ")).unwrap_or_default();
-    let breaks = ["never", "broken"].iter().any(|t| last.contains(&format!("tag={t}")));
+    let breaks = ["never", "broken", "crash"]
+        .iter()
+        .any(|t| last.contains(&format!("tag={t}")));
     wait_for_pods(&cluster, |pods| {
         let running: Vec<&serde_json::Value> = pods
             .iter()
             .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
             .collect();
         running.len() == 5
-            && running
-                .iter()
-                .all(|p| ready(p) || (breaks && p["metadata"]["labels"]["app.kubernetes.io/name"] == "backend"))
+            && running.iter().all(|p| {
+                ready(p)
+                    || (breaks
+                        && ["backend", "mcp"].contains(
+                            &p["metadata"]["labels"]["app.kubernetes.io/name"]
+                                .as_str()
+                                .unwrap_or_default(),
+                        ))
+            })
     });
     // And the Deployments have counted them available.
     let started = std::time::Instant::now();
@@ -70,7 +86,9 @@ fn cluster_with_revisions(revisions: &[&[&str]], serve: Option<&RealStack>) -> O
         .list("apps", "deployments", Some("chatbot-dev"))
         .iter()
         .all(|d| {
-            (breaks && d["metadata"]["name"] == "todo-chatbot-backend")
+            (breaks
+                && ["todo-chatbot-backend", "todo-chatbot-mcp"]
+                    .contains(&d["metadata"]["name"].as_str().unwrap_or_default()))
                 || d["status"]["availableReplicas"] == d["spec"]["replicas"]
         })
     {
@@ -272,23 +290,41 @@ fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Waits (up to 30 s) until a rollout is half way: some pods terminating, and every other pod
+/// of the release ready.
+fn wait_for_terminating(cluster: &StandIn) {
+    wait_for_pods(cluster, |pods| {
+        let serving = pods
+            .iter()
+            .filter(|p| !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")));
+        let (leaving, staying): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) =
+            serving.partition(|p| !p["metadata"]["deletionTimestamp"].is_null());
+        !leaving.is_empty() && staying.len() == 5 && staying.iter().all(|p| ready(p))
+    });
+}
+
 #[test]
 fn status_shows_revisions_pods_services_and_how_to_reach_it() {
-    let mut fakes = Fakes::new();
-    fakes
-        .set("FAKE_HELM_HISTORY", "superseded deployed")
-        .set("FAKE_PODS", "crashloop");
+    let (good, crash) = (tag("good"), tag("crash"));
+    let revisions: [&[&str]; 2] = [&["--set", &crash], &["--set", &crash]];
+    let Some((cluster, fakes)) = cluster_with_revisions(&revisions, None) else {
+        return;
+    };
     let output = fakes.xtask(&["status"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
     assert!(text.contains("revision   2  deployed"), "{text}");
     assert!(
         text.lines()
-            .any(|l| l.contains("todo-chatbot-mcp-6d4f9c7b8-x2x9z") && l.contains("ready 0/1  restarts 5")),
+            .any(|l| l.contains("todo-chatbot-mcp-") && l.contains("ready 0/1  restarts ")),
         "{text}"
     );
+    let service = cluster
+        .get("", "services", "chatbot-dev", "todo-chatbot-frontend")
+        .unwrap();
+    let node_port = &service["spec"]["ports"][0]["nodePort"];
     assert!(
-        text.contains("todo-chatbot-frontend            NodePort   3000→31234"),
+        text.contains(&format!("todo-chatbot-frontend            NodePort   3000→{node_port}")),
         "{text}"
     );
     assert!(
@@ -296,108 +332,137 @@ fn status_shows_revisions_pods_services_and_how_to_reach_it() {
         "{text}"
     );
     assert!(text.contains("kubectl top needs the metrics-server addon"), "{text}");
-    fakes.set("FAKE_METRICS", "1");
+
+    // With the metrics server: `kubectl top`'s table.
+    let Some((_cluster, fakes)) = cluster_of(fates(None).with_metrics_server(), &[&["--set", &good]]) else {
+        return;
+    };
     let text = stdout(&fakes.xtask(&["status"]));
     assert!(
-        text.contains("resources (kubectl top)") && text.contains("4Mi"),
+        text.contains("resources (kubectl top)") && text.contains("todo-chatbot-backend-") && text.contains("4Mi"),
         "{text}"
     );
 }
 
+/// Half way through a rollout (the old pods terminating), `status` says which images serve: the
+/// new ones; the old pods are listed as terminating. A new pod that never becomes ready does not
+/// serve, and the old one it would replace still does.
 #[test]
 fn status_says_which_image_tag_serves_while_a_rollout_finishes_and_after() {
-    let mut fakes = Fakes::new();
-    fakes
-        .set("FAKE_HELM_HISTORY", "superseded deployed")
-        .set("FAKE_IMAGE_TAG", "a1b2c3d4e5f6")
-        .set("FAKE_PODS", "rolling");
+    let (old, new, never) = (tag("fedcba987654"), tag("a1b2c3d4e5f6"), tag("never"));
+    let lingering = fates(None).stopping_for(Duration::from_secs(20));
+    let Some((cluster, fakes)) = cluster_of(lingering, &[&["--set", &old]]) else {
+        return;
+    };
+    let upgraded = helm_install(&fakes, &["--set", &new]);
+    assert!(upgraded.status.success(), "{}", stderr(&upgraded));
+    wait_for_terminating(&cluster);
     let output = fakes.xtask(&["status", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    // The old frontend pod shutting down and the PostgreSQL pod do not count.
+    // The old pods shutting down and the PostgreSQL pod do not count.
     assert_eq!(report["serving"], serde_json::json!(["a1b2c3d4e5f6"]), "{report:#}");
-    let old = report["pods"]
+    let pods = report["pods"].as_array().unwrap();
+    let leaving: Vec<&serde_json::Value> = pods.iter().filter(|p| p["terminating"] == true).collect();
+    assert!(!leaving.is_empty(), "{report:#}");
+    assert!(
+        leaving
+            .iter()
+            .all(|p| p["images"][0].as_str().unwrap().ends_with(":fedcba987654")),
+        "{report:#}"
+    );
+
+    // The backend's next image is never ready: its old pod goes on serving beside the others.
+    let upgraded = helm_install(&fakes, &["--set", &never]);
+    assert!(upgraded.status.success(), "{}", stderr(&upgraded));
+    wait_for_pods(&cluster, |pods| {
+        pods.iter().any(|p| {
+            p["metadata"]["labels"]["app.kubernetes.io/name"] == "backend"
+                && p["spec"]["containers"][0]["image"] == "todo-backend:never"
+                && p["status"]["phase"] == "Running"
+        })
+    });
+    let text = stdout(&fakes.xtask(&["status"]));
+    assert!(
+        text.contains("a1b2c3d4e5f6") && text.contains("(a rollout is in progress)"),
+        "{text}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&fakes.xtask(&["status", "--json"]).stdout).unwrap();
+    let stuck = report["pods"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["name"] == "todo-chatbot-frontend-5c8b7a6f9-old01")
-        .expect("the old pod is listed");
-    assert_eq!(old["terminating"], true);
-    assert_eq!(old["images"], serde_json::json!(["todo-frontend:fedcba987654"]));
-
-    // A pod that is not ready does not serve: with the backend stuck, the others still do.
-    fakes.set("FAKE_PODS", "imagepull");
-    let text = stdout(&fakes.xtask(&["status"]));
-    assert!(text.contains("serving: images a1b2c3d4e5f6"), "{text}");
-    let report: serde_json::Value = serde_json::from_slice(&fakes.xtask(&["status", "--json"]).stdout).unwrap();
-    let backend = &report["pods"].as_array().unwrap()[1];
-    assert_eq!(
-        (backend["name"].as_str(), backend["ready"].as_u64()),
-        (Some("todo-chatbot-backend-6d4f9c7b8-x2x9z"), Some(0))
-    );
+        .find(|p| p["images"][0] == "todo-backend:never")
+        .expect("the new backend pod is listed");
+    assert_eq!(stuck["ready"].as_u64(), Some(0), "{stuck}");
 }
 
-/// Pods that are not the running system are left out: an old replica on its way out of a
+/// Pods that are not the running system are left out: old replicas on their way out of a
 /// rollout (unready, `deletionTimestamp` set), and the helm test pod a failed `helm test` left
-/// (the chart keeps it until the next test replaces it).
+/// (the chart keeps it until the next test replaces it). Verify passes.
 #[test]
 fn verify_leaves_out_terminating_pods_and_the_last_helm_test_pod() {
-    let mut fakes = Fakes::new();
-    fakes
-        .set("FAKE_PODS", "terminating")
-        .set("FAKE_TEST_POD", "failed")
-        .set("FAKE_FORWARD_PORT", &closed_port());
-    reached_the_smoke_suite("terminating and hook pods", &failure(&fakes.xtask(&["verify"])));
+    let Some(stack) = real_stack() else { return };
+    let (failtest, good) = (tag("failtest"), tag("good"));
+    let lingering = fates(Some(&stack)).stopping_for(Duration::from_secs(30));
+    let Some((cluster, fakes)) = cluster_of(lingering, &[&["--set", &failtest]]) else {
+        return;
+    };
+    let tested = fakes
+        .tool("helm")
+        .args(["test", "todo-chatbot", "--namespace", "chatbot-dev"])
+        .output()
+        .unwrap();
+    assert!(!tested.status.success(), "the first revision's smoke test fails");
+    let upgraded = helm_install(&fakes, &["--set", &good]);
+    assert!(upgraded.status.success(), "{}", stderr(&upgraded));
+    wait_for_terminating(&cluster);
+    assert!(
+        cluster
+            .get("", "pods", "chatbot-dev", "todo-chatbot-smoke-test")
+            .is_some()
+    );
+    let output = fakes.xtask(&["verify"]);
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("release todo-chatbot verified"), "{said}");
 }
 
+/// The smoke suite runs through port-forwards, and none is left running whatever happened: here
+/// nothing listens behind them (no process stands in for the pods), so every check fails.
 #[test]
 fn verify_runs_the_smoke_suite_through_port_forwards_and_always_stops_them() {
-    // A port nothing listens on: the forward is up, the smoke suite behind it fails.
-    let closed = closed_port();
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_FORWARD_PORT", &closed);
-    let output = fakes.xtask(&["verify"]);
-    let error = failure(&output);
-    assert!(
-        error.contains(&format!("checks failed against http://127.0.0.1:{closed}")),
-        "{error}"
-    );
+    let good = tag("good");
+    let Some((_cluster, fakes)) = cluster_with_revisions(&[&["--set", &good]], None) else {
+        return;
+    };
+    let error = failure(&fakes.xtask(&["verify"]));
+    assert!(error.contains("checks failed against http://127.0.0.1:"), "{error}");
     let calls = fakes.calls();
-    assert!(
-        calls
-            .iter()
-            .any(|c| c == "kubectl --namespace chatbot-dev port-forward service/todo-chatbot-frontend :3000"),
-        "{calls:#?}"
-    );
-    assert!(
-        calls
-            .iter()
-            .any(|c| c == "kubectl --namespace chatbot-dev port-forward service/todo-chatbot-mcp :8001"),
-        "{calls:#?}"
-    );
-    let pids = std::fs::read_to_string(fakes.state().join("port-forward.pids")).unwrap();
-    assert_eq!(pids.lines().count(), 2, "{pids}");
+    for forward in [
+        "port-forward service/todo-chatbot-frontend :3000",
+        "port-forward service/todo-chatbot-mcp :8001",
+    ] {
+        assert!(calls.iter().any(|c| c.ends_with(forward)), "{forward}: {calls:#?}");
+    }
+    let pids = std::fs::read_to_string(fakes.state().join("kubectl.pids")).unwrap();
     for pid in pids.lines() {
         let pid = nix::unistd::Pid::from_raw(pid.trim().parse().unwrap());
         assert!(
             nix::sys::signal::kill(pid, None).is_err(),
-            "kubectl port-forward {pid} was left running"
+            "kubectl {pid} was left running"
         );
     }
-
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_FORWARD_FAIL", "1");
-    let error = failure(&fakes.xtask(&["verify"]));
-    assert!(
-        error.contains("kubectl port-forward to service/todo-chatbot-frontend failed: error: unable to forward port because pod is not running"),
-        "{error}"
-    );
 }
 
+/// Dry runs print the commands and change nothing in the cluster.
 #[test]
 fn rollback_and_teardown_dry_runs_print_their_commands_and_change_nothing() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_HELM_HISTORY", "superseded deployed");
+    let (good, good2) = (tag("good"), tag("good2"));
+    let Some((cluster, fakes)) = cluster_with_revisions(&[&["--set", &good], &["--set", &good2]], None) else {
+        return;
+    };
+    let before = cluster.requests().len();
     let output = fakes.xtask(&["rollback", "--dry-run"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
@@ -413,10 +478,16 @@ fn rollback_and_teardown_dry_runs_print_their_commands_and_change_nothing() {
         "{text}"
     );
     assert!(text.contains("minikube -p minikube delete"), "{text}");
-    let changed: Vec<String> = fakes
-        .calls()
-        .into_iter()
-        .filter(|c| !c.starts_with("helm version") && !c.starts_with("helm history"))
+    let changes: Vec<String> = cluster.requests()[before..]
+        .iter()
+        .filter(|r| !r.starts_with("GET "))
+        .cloned()
         .collect();
-    assert!(changed.is_empty(), "a dry run ran {changed:#?}");
+    assert!(changes.is_empty(), "a dry run changed {changes:#?}");
+    assert!(
+        !fakes
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("minikube") && c.contains("delete"))
+    );
 }

@@ -64,7 +64,21 @@ pub async fn handle(State(api): State<ApiServer>, request: axum::extract::Reques
         )),
         ["healthz" | "livez" | "readyz"] => Ok((StatusCode::OK, "ok").into_response()),
         ["api"] => Ok(json_response(StatusCode::OK, &resources::api_versions())),
-        ["apis"] => Ok(json_response(StatusCode::OK, &resources::api_group_list())),
+        ["apis"] => {
+            let mut groups = resources::api_group_list();
+            if api.fates.metrics
+                && let Some(list) = groups["groups"].as_array_mut()
+            {
+                list.push(crate::metrics::group());
+            }
+            Ok(json_response(StatusCode::OK, &groups))
+        }
+        ["apis", crate::metrics::GROUP, crate::metrics::VERSION, rest @ ..] if api.fates.metrics => match rest {
+            [] => Ok(json_response(StatusCode::OK, &crate::metrics::resource_list())),
+            rest => label_selector(&params)
+                .and_then(|selector| crate::metrics::serve(&api, rest, &selector))
+                .map(|body| json_response(StatusCode::OK, &body)),
+        },
         ["api", "v1"] => discovery("", "v1"),
         ["apis", group, version] => discovery(group, version),
         ["openapi", "v3"] => Ok(json_response(StatusCode::OK, &resources::openapi_v3_root())),

@@ -63,6 +63,12 @@ pub struct Fates {
     choose: Box<FateFn>,
     addresses: Option<Box<AddressFn>>,
     commands: Option<Box<ExecFn>>,
+    /// How long a deleted pod's containers take to stop.
+    stopping: Duration,
+    /// When each deleted pod (by uid) was first seen terminating.
+    terminating: Mutex<HashMap<String, Instant>>,
+    /// Whether the cluster has a metrics server (`kubectl top`).
+    pub(crate) metrics: bool,
     runtime: Mutex<HashMap<String, PodRuntime>>,
 }
 
@@ -72,6 +78,9 @@ impl Fates {
             choose: Box::new(choose),
             addresses: None,
             commands: None,
+            stopping: Duration::ZERO,
+            terminating: Mutex::new(HashMap::new()),
+            metrics: false,
             runtime: Mutex::new(HashMap::new()),
         }
     }
@@ -91,6 +100,20 @@ impl Fates {
         run: impl Fn(&ExecView) -> Option<std::process::Command> + Send + Sync + 'static,
     ) -> Fates {
         self.commands = Some(Box::new(run));
+        self
+    }
+
+    /// A deleted pod's containers take `stopping` to stop (a service draining what it serves):
+    /// meanwhile the pod is listed as terminating and not ready, as in a real rollout.
+    pub fn stopping_for(mut self, stopping: Duration) -> Fates {
+        self.stopping = stopping;
+        self
+    }
+
+    /// The cluster runs a metrics server (Minikube's addon): `metrics.k8s.io` serves each
+    /// running pod's usage, so `kubectl top` answers.
+    pub fn with_metrics_server(mut self) -> Fates {
+        self.metrics = true;
         self
     }
 
@@ -187,9 +210,35 @@ pub fn sync(api: &ApiServer, txn: &mut Txn, node: &str) {
         let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
         let key = ApiServer::key(pods_kind, &namespace, &name);
         if !pod["metadata"]["deletionTimestamp"].is_null() {
-            // Stopped at once: the containers are told to stop and do (graceful shutdown is
-            // the services' own, tested elsewhere).
-            txn.remove(&key);
+            // The containers are told to stop; they take the test's `stopping` time (at once by
+            // default: graceful shutdown is the services' own, tested elsewhere). Meanwhile the
+            // pod is listed, Running and no longer ready, as the kubelet reports a pod whose
+            // containers are being killed (`kubelet.go` SyncTerminatingPod); then it is gone. A
+            // pod whose containers have all ended has nothing to stop and goes at once.
+            let since = *api
+                .fates
+                .terminating
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(uid.clone())
+                .or_insert_with(Instant::now);
+            let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+            if finished || since.elapsed() >= api.fates.stopping {
+                txn.remove(&key);
+                api.fates
+                    .terminating
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&uid);
+            } else if ready_condition(&pod) {
+                let mut next = pod.clone();
+                set_condition(&mut next, "ContainersReady", false, Some("ContainersNotReady"));
+                set_condition(&mut next, "Ready", false, Some("ContainersNotReady"));
+                for status in next["status"]["containerStatuses"].as_array_mut().into_iter().flatten() {
+                    status["ready"] = json!(false);
+                }
+                txn.put(key, next);
+            }
             continue;
         }
         let mut next = pod.clone();
@@ -422,6 +471,14 @@ fn pull_message(fate: &Fate, image: &str) -> String {
         Fate::PullFails { message } | Fate::PullFailsFirst { message, .. } => message.clone(),
         _ => format!("pulling {image}"),
     }
+}
+
+fn ready_condition(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 fn set_condition(pod: &mut Value, kind: &str, value: bool, reason: Option<&str>) {

@@ -24,6 +24,7 @@ mod apiserver;
 mod controllers;
 mod exec;
 mod kubelet;
+mod metrics;
 mod patch;
 mod portforward;
 mod protobuf;

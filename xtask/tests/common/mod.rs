@@ -65,13 +65,14 @@ impl Fakes {
     }
 
     /// Puts the real `tool` at `real` on the PATH in place of its fake, each call logged as the
-    /// fakes log theirs.
+    /// fakes log theirs and its process id kept in `state()/TOOL.pids` (the script execs the
+    /// tool, which keeps the id).
     pub fn use_real(&self, tool: &str, real: &Path) {
         use std::os::unix::fs::PermissionsExt as _;
         let path = self.dir.path().join("bin").join(tool);
         let _ = fs::remove_file(&path);
         let script = format!(
-            "#!/bin/sh\n[ -n \"$FAKE_STATE\" ] && echo \"{tool} $*\" >> \"$FAKE_STATE/calls.log\"\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\nif [ -n \"$FAKE_STATE\" ]; then\n  echo \"{tool} $*\" >> \"$FAKE_STATE/calls.log\"\n  echo $$ >> \"$FAKE_STATE/{tool}.pids\"\nfi\nexec '{}' \"$@\"\n",
             real.display()
         );
         fs::write(&path, script).unwrap();
