@@ -23,7 +23,7 @@ const RELEASE: &str = "todo-chatbot";
 /// at start (PostgreSQL is another image and runs); everything else runs and is ready. A
 /// port-forward to the frontend or MCP reaches the real services of `stack`, standing in for
 /// the containers' processes.
-fn fates_by_tag(stack: &common::RealStack, database: Option<&common::Database>) -> Fates {
+fn target_fates(stack: &common::RealStack, database: Option<&common::Database>) -> Fates {
     let server = database.map(|d| {
         let url = url::Url::parse(&d.url).unwrap();
         (
@@ -79,7 +79,7 @@ impl Run {
     fn new(major: u32, stack: &common::RealStack, database: Option<&common::Database>) -> Option<Run> {
         let (_, helm) = real_cluster_clients(major)?;
         let elsewhere = StandIn::start("elsewhere", Fates::all_healthy()).unwrap();
-        let target = StandIn::start("target", fates_by_tag(stack, database)).unwrap();
+        let target = StandIn::start("target", target_fates(stack, database)).unwrap();
         let fakes = fakes_on_clusters(major, &[("elsewhere", &elsewhere), ("target", &target)], "elsewhere")?;
         Some(Run {
             fakes,

@@ -1,9 +1,11 @@
-//! `cargo xtask deploy` as a user runs it. On Minikube, against fake minikube, kubectl, helm,
-//! docker and cargo on a PATH of their own (`tests/fakes/`, in the real tools' formats and exit
-//! codes): a stopped Minikube started, a release stuck in pending-upgrade, Ctrl-C, and the dry
-//! run with the real chart rendered by the real helm. On another cluster, with the real kubectl
-//! and Helm against a stand-in for it: images pushed, and failures that pass with time waited
-//! out. (Failures caught at once and undone, with Helm 3 and 4, are the deploy path test's.)
+//! `cargo xtask deploy` as a user runs it: the real kubectl and Helm against a stand-in cluster
+//! (its containers' fates chosen by image tag), with fake minikube, docker and cargo on a PATH of
+//! their own (`tests/fakes/`, in the real tools' formats and exit codes). On Minikube: a stopped
+//! one started (its `start` points the profile's context at the stand-in), a release left in
+//! pending-upgrade by a Helm killed mid-upgrade, Ctrl-C, a failed test pod left behind, and the
+//! dry run. On another cluster: images pushed, the nodes' architecture in the tag, failures that
+//! pass with time waited out. (Failures caught at once and undone, with Helm 3 and 4, are the
+//! deploy path test's.)
 
 mod common;
 
@@ -28,16 +30,32 @@ fn position(fakes: &Fakes, part: &str) -> usize {
         .unwrap_or_else(|| panic!("no call with {part:?} in {calls:#?}"))
 }
 
-#[test]
-fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
-    // The verify phase's port-forwards lead to real services.
-    let Some(real) = real_stack() else { return };
-    let mut fakes = Fakes::new();
+/// A stopped Minikube whose cluster, once `minikube start` has run, is a stand-in: until then
+/// the profile's context names a server that does not answer, as a stopped Minikube's does.
+fn stopped_minikube(fates: Fates) -> Option<(StandIn, Fakes)> {
+    let (cluster, mut fakes) = standin("minikube", fates)?;
+    let config = fakes.home().join("kubeconfig");
+    let running = fakes.home().join("kubeconfig.started");
+    std::fs::copy(&config, &running).unwrap();
+    let stopped = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&cluster.url, &format!("http://127.0.0.1:{}", closed_port()));
+    std::fs::write(&config, stopped).unwrap();
     fakes
         .set("FAKE_MINIKUBE", "stopped")
-        .set("FAKE_MINIKUBE_ADDONS", "ingress")
-        .set("FAKE_FORWARD_PORT_3000", &real.frontend_port.to_string())
-        .set("FAKE_FORWARD_PORT_8001", &real.mcp_port.to_string());
+        .set("FAKE_MINIKUBE_KUBECONFIG", running.to_str().unwrap());
+    Some((cluster, fakes))
+}
+
+/// Minikube (a fake) stopped, then started; the release rolled out with the real kubectl and
+/// Helm on the stand-in behind it, verified through real port-forwards to the real services.
+#[test]
+fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
+    let Some(real) = real_stack() else { return };
+    let Some((cluster, mut fakes)) = stopped_minikube(fates_by_tag(Some(&real))) else {
+        return;
+    };
+    fakes.set("FAKE_MINIKUBE_ADDONS", "ingress");
     let output = fakes.xtask(&["deploy", "--timeout", "60s"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}\n{}", stderr(&output));
@@ -107,36 +125,87 @@ fn a_stopped_minikube_is_started_and_the_release_rolled_out_phase_by_phase() {
         text.contains("release todo-chatbot revision 1 is ready in namespace chatbot-dev"),
         "{text}"
     );
+    assert!(
+        cluster
+            .get("apps", "deployments", "chatbot-dev", "todo-chatbot-backend")
+            .is_some()
+    );
 }
 
+/// A Helm killed while it waited on an upgrade leaves the release in pending-upgrade, and every
+/// later upgrade refused: the deploy says so and how to recover, before it builds anything.
 #[test]
 fn a_release_stuck_in_pending_upgrade_is_reported_with_its_recovery_before_anything_is_built() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_HELM_HISTORY", "superseded pending-upgrade");
+    let Some((cluster, fakes)) = standin("minikube", fates_by_tag(None)) else {
+        return;
+    };
+    let installed = helm_install(&fakes, &["--set", "global.image.tag=good"]);
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/todo-chatbot");
+    let mut waiting = fakes
+        .tool("helm")
+        .args(["upgrade", "todo-chatbot"])
+        .arg(&chart)
+        .args([
+            "--namespace",
+            "chatbot-dev",
+            "--set",
+            "global.image.tag=never",
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Helm's release record says pending-upgrade while it waits (its Secret's `status` label).
+    let started = std::time::Instant::now();
+    while !cluster
+        .list("", "secrets", Some("chatbot-dev"))
+        .iter()
+        .any(|s| s["metadata"]["labels"]["status"] == "pending-upgrade")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "helm never started its upgrade"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    waiting.kill().unwrap();
+    waiting.wait().unwrap();
+    let before = fakes.calls().len();
     let error = failure(&fakes.xtask(&["deploy"]));
     assert!(
         error.contains("release todo-chatbot is stuck in pending-upgrade (revision 2)"),
         "{error}"
     );
     assert!(error.contains("helm rollback todo-chatbot 1 -n chatbot-dev"), "{error}");
+    let after = &fakes.calls()[before..];
     assert!(
-        !fakes
-            .calls()
+        !after
             .iter()
             .any(|c| c.contains(" build ") || c.contains("upgrade --install")),
-        "{:#?}",
-        fakes.calls()
+        "{after:#?}"
     );
 }
 
 #[test]
 fn ctrl_c_during_the_rollout_stops_and_says_what_it_left() {
-    let mut fakes = Fakes::new();
-    fakes.set("FAKE_PODS", "unschedulable");
+    let Some((_cluster, fakes)) = standin("minikube", fates_by_tag(None)) else {
+        return;
+    };
     let _one_at_a_time = STAGING.lock().unwrap_or_else(|e| e.into_inner());
     // A deadline past which the test fails rather than waits, far beyond the signal's moment.
     let mut child = fakes
-        .command(&["deploy", "--timeout", "120s"])
+        .command(&[
+            "deploy",
+            "--skip-build",
+            "--timeout",
+            "120s",
+            "--set",
+            "global.image.tag=never",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -175,30 +244,26 @@ fn ctrl_c_during_the_rollout_stops_and_says_what_it_left() {
     );
 }
 
-/// Fakes with the real helm in place of the fake one (the pinned binary `cargo xtask test`
-/// fetches into .tools/helm); `None`, after a loud skip, where there is none yet.
-fn fakes_with_real_helm() -> Option<Fakes> {
-    let Some(real_helm) = ["v4.1.4", "v3.18.0"]
-        .iter()
-        .map(|v| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../.tools/helm/{v}/helm")))
-        .find(|p| p.exists())
-    else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "under CI cargo xtask test fetches Helm before these tests"
-        );
-        eprintln!("*** SKIPPED: no real helm in .tools/helm (cargo xtask test --chart-only fetches it) ***");
-        return None;
-    };
-    let fakes = Fakes::new();
-    fakes.uninstall("helm");
-    std::os::unix::fs::symlink(real_helm, fakes.bin().join("helm")).unwrap();
-    Some(fakes)
+/// A stand-in Minikube cluster and the real clients; after a dry run, no request but reads
+/// may have reached it.
+fn dry_run_cluster() -> Option<(StandIn, Fakes)> {
+    standin("minikube", Fates::all_healthy())
+}
+
+fn assert_unchanged(cluster: &StandIn) {
+    let writes: Vec<String> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET "))
+        .collect();
+    assert!(writes.is_empty(), "a dry run changed {writes:#?}");
 }
 
 #[test]
 fn the_dry_run_prints_every_command_in_order_renders_the_real_chart_and_changes_nothing() {
-    let Some(fakes) = fakes_with_real_helm() else { return };
+    let Some((cluster, fakes)) = dry_run_cluster() else {
+        return;
+    };
     let output = fakes.xtask(&["deploy", "--dry-run", "--set", "backend.replicaCount=2"]);
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
@@ -239,19 +304,37 @@ fn the_dry_run_prints_every_command_in_order_renders_the_real_chart_and_changes_
         "{:#?}",
         fakes.calls()
     );
+    assert_unchanged(&cluster);
 }
 
 /// The pod a failed `helm test` left behind (kept until the next test replaces it) belongs to
 /// Helm, not to the rollout: the next deploy rolls out past it instead of rolling back.
 #[test]
 fn a_failed_smoke_test_pod_left_behind_does_not_fail_the_next_rollout() {
-    let mut fakes = Fakes::new();
-    fakes
-        .set("FAKE_TEST_POD", "failed")
-        .set("FAKE_HELM_HISTORY", "superseded deployed")
-        .set("FAKE_FORWARD_PORT", &closed_port());
-    let output = fakes.xtask(&["deploy", "--timeout", "10m"]);
-    reached_the_smoke_suite("a failed test pod left behind", &failure(&output));
+    let Some(real) = real_stack() else { return };
+    let Some((cluster, fakes)) = standin("minikube", fates_by_tag(Some(&real))) else {
+        return;
+    };
+    let installed = helm_install(&fakes, &["--set", "global.image.tag=failtest"]);
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    wait_for_pods(&cluster, |pods| pods.len() == 5 && pods.iter().all(ready));
+    let tested = fakes
+        .tool("helm")
+        .args(["test", "todo-chatbot", "--namespace", "chatbot-dev"])
+        .output()
+        .unwrap();
+    assert!(!tested.status.success(), "the first revision's smoke test fails");
+    let output = fakes.xtask(&[
+        "deploy",
+        "--skip-build",
+        "--timeout",
+        "60s",
+        "--set",
+        "global.image.tag=good",
+    ]);
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("revision 2 is ready"), "{said}");
 }
 
 /// `--registry` prefixes the project's images, which the deploy pushes there, and no other: the
@@ -259,7 +342,9 @@ fn a_failed_smoke_test_pod_left_behind_does_not_fail_the_next_rollout() {
 /// helm).
 #[test]
 fn another_cluster_pulls_only_the_project_s_images_from_its_registry() {
-    let Some(fakes) = fakes_with_real_helm() else { return };
+    let Some((cluster, fakes)) = dry_run_cluster() else {
+        return;
+    };
     let output = fakes.xtask(&[
         "deploy",
         "--dry-run",
@@ -290,6 +375,7 @@ fn another_cluster_pulls_only_the_project_s_images_from_its_registry() {
             .any(|i| i.starts_with("registry.example.com/team/postgres")),
         "{images:?}"
     );
+    assert_unchanged(&cluster);
 }
 
 /// The images are for the cluster's nodes, and their tag says so: `--skip-build` deploys the tag

@@ -5,10 +5,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-use kube_standin::{Fate, Fates, StandIn};
+use kube_standin::{Fates, StandIn};
 use serde_json::Value;
 
 const NS: &str = "chatbot-dev";
@@ -17,37 +15,11 @@ fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Images tagged `broken` are not in the registry; the MCP image tagged `crash` exits at start;
-/// everything else runs and is ready.
-fn fates() -> Fates {
-    Fates::new(|c| {
-        let tag = c.image.rsplit(':').next().unwrap_or_default();
-        match tag {
-            // Minikube's images are loaded, not pulled (no registry in their names): one that is
-            // not there is looked for on Docker Hub, and containerd answers so.
-            "broken" if c.image.starts_with("todo-backend") => Fate::PullFails {
-                message: format!(
-                    "failed to pull and unpack image \"docker.io/library/{0}\": failed to resolve reference \"docker.io/library/{0}\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed",
-                    c.image
-                ),
-            },
-            "crash" if c.image.starts_with("todo-mcp") => Fate::Crashes { code: 1 },
-            _ if c.restart_policy == "Always" => Fate::Runs {
-                ready_after: Duration::from_millis(100),
-            },
-            _ => Fate::Exits {
-                code: 0,
-                after: Duration::from_millis(100),
-            },
-        }
-    })
-}
-
 /// A stand-in cluster (as the kube context `context`, the current one) with the chart installed
 /// by the real Helm 4 as on Minikube (the images without a registry), tagged `tag`; returned
 /// once its five pods exist and, unless the tag breaks them, are ready.
 fn cluster_with_release(context: &str, tag: &str) -> Option<(StandIn, Fakes)> {
-    let (cluster, fakes) = standin(context, fates())?;
+    let (cluster, fakes) = standin(context, fates_by_tag(None))?;
     let installed = helm_install(&fakes, &["--set", &format!("global.image.tag={tag}")]);
     assert!(installed.status.success(), "{}", stderr(&installed));
     // The pods the tag breaks have shown it (a failed pull, a restart); all others are ready.

@@ -8,49 +8,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use kube_standin::{Fate, Fates, StandIn};
-
-/// Images tagged `never` are never ready, `broken` cannot be pulled, the backend of `restart`
-/// exits once before it runs, the MCP server of `crash` always exits, and the smoke test of
-/// `failtest` fails; everything else runs and is ready. The frontend and MCP serve what `serve`
-/// says.
-fn fates(serve: Option<&RealStack>) -> Fates {
-    let fates = Fates::new(|c| {
-        let tag = c.image.rsplit(':').next().unwrap_or_default();
-        let backend = c.image.starts_with("todo-backend");
-        match tag {
-            "crash" if c.image.starts_with("todo-mcp") => Fate::Crashes { code: 1 },
-            "failtest" if c.restart_policy != "Always" => Fate::Exits {
-                code: 1,
-                after: Duration::from_millis(100),
-            },
-            "never" if backend => Fate::NeverReady,
-            "broken" if backend => Fate::PullFails {
-                message: format!(
-                    "failed to pull and unpack image \"docker.io/library/{0}\": failed to resolve reference \"docker.io/library/{0}\": pull access denied, repository does not exist or may require authorization",
-                    c.image
-                ),
-            },
-            "restart" if backend => Fate::CrashesFirst { times: 1, code: 1 },
-            _ if c.restart_policy == "Always" => Fate::Runs {
-                ready_after: Duration::from_millis(100),
-            },
-            _ => Fate::Exits {
-                code: 0,
-                after: Duration::from_millis(100),
-            },
-        }
-    });
-    match serve {
-        Some(stack) => fates.serving(stack.serving()),
-        None => fates,
-    }
-}
+use kube_standin::{Fates, StandIn};
 
 /// A stand-in with the chart installed once per entry of `revisions` (helm's arguments); the
 /// pods of the last settled: all ready, or the backend's broken as its tag says.
 fn cluster_with_revisions(revisions: &[&[&str]], serve: Option<&RealStack>) -> Option<(StandIn, Fakes)> {
-    cluster_of(fates(serve), revisions)
+    cluster_of(fates_by_tag(serve), revisions)
 }
 
 fn cluster_of(fates: Fates, revisions: &[&[&str]]) -> Option<(StandIn, Fakes)> {
@@ -166,7 +129,7 @@ fn rollback_to_a_revision_that_does_not_exist_or_with_nothing_before_is_refused(
     let error = failure(&first.xtask(&["rollback"]));
     assert!(error.contains("has no earlier revision that was deployed"), "{error}");
     assert!(!first.calls().iter().any(|c| c.starts_with("helm rollback")));
-    let Some((_none, empty)) = standin("minikube", fates(None)) else {
+    let Some((_none, empty)) = standin("minikube", fates_by_tag(None)) else {
         return;
     };
     let error = failure(&empty.xtask(&["rollback"]));
@@ -334,7 +297,7 @@ fn status_shows_revisions_pods_services_and_how_to_reach_it() {
     assert!(text.contains("kubectl top needs the metrics-server addon"), "{text}");
 
     // With the metrics server: `kubectl top`'s table.
-    let Some((_cluster, fakes)) = cluster_of(fates(None).with_metrics_server(), &[&["--set", &good]]) else {
+    let Some((_cluster, fakes)) = cluster_of(fates_by_tag(None).with_metrics_server(), &[&["--set", &good]]) else {
         return;
     };
     let text = stdout(&fakes.xtask(&["status"]));
@@ -350,7 +313,7 @@ fn status_shows_revisions_pods_services_and_how_to_reach_it() {
 #[test]
 fn status_says_which_image_tag_serves_while_a_rollout_finishes_and_after() {
     let (old, new, never) = (tag("fedcba987654"), tag("a1b2c3d4e5f6"), tag("never"));
-    let lingering = fates(None).stopping_for(Duration::from_secs(20));
+    let lingering = fates_by_tag(None).stopping_for(Duration::from_secs(20));
     let Some((cluster, fakes)) = cluster_of(lingering, &[&["--set", &old]]) else {
         return;
     };
@@ -404,7 +367,7 @@ fn status_says_which_image_tag_serves_while_a_rollout_finishes_and_after() {
 fn verify_leaves_out_terminating_pods_and_the_last_helm_test_pod() {
     let Some(stack) = real_stack() else { return };
     let (failtest, good) = (tag("failtest"), tag("good"));
-    let lingering = fates(Some(&stack)).stopping_for(Duration::from_secs(30));
+    let lingering = fates_by_tag(Some(&stack)).stopping_for(Duration::from_secs(30));
     let Some((cluster, fakes)) = cluster_of(lingering, &[&["--set", &failtest]]) else {
         return;
     };

@@ -190,9 +190,20 @@ enum State {
     CrashBackOff,
 }
 
-/// How long the stand-in's kubelet waits before the next pull or restart.
+/// How long the stand-in's kubelet waits before the first retry of a pull or restart; each
+/// retry doubles it up to `MAX_BACK_OFF`, as the kubelet's back-off does (10 s doubling to 5 min,
+/// `kubelet.go` backOffPeriod/MaxContainerBackOff), so a crash-looping container spends most of
+/// its time waiting in CrashLoopBackOff, as a real one does, only faster.
 const BACK_OFF: Duration = Duration::from_millis(400);
+const MAX_BACK_OFF: Duration = Duration::from_millis(3200);
 const CRASH_AFTER: Duration = Duration::from_millis(100);
+
+/// The back-off before retry number `retry` (1 for the first).
+fn back_off(retry: u32) -> Duration {
+    BACK_OFF
+        .saturating_mul(1 << retry.saturating_sub(1).min(8))
+        .min(MAX_BACK_OFF)
+}
 
 /// One pass over every pod: schedule, pull, start, crash, become ready, finish deleting.
 pub fn sync(api: &ApiServer, txn: &mut Txn, node: &str) {
@@ -382,7 +393,7 @@ fn step(
                 start(c, events);
             }
         },
-        State::PullFailed if elapsed >= BACK_OFF / 2 => {
+        State::PullFailed if elapsed >= back_off(c.pulls) / 2 => {
             c.state = State::PullBackOff;
             c.since = Instant::now();
             c.stamp = now();
@@ -393,7 +404,7 @@ fn step(
             ));
             events.push(("Warning", "Failed".into(), "Error: ImagePullBackOff".into()));
         }
-        State::PullBackOff if elapsed >= BACK_OFF => c.state = State::Pulling,
+        State::PullBackOff if elapsed >= back_off(c.pulls) => c.state = State::Pulling,
         State::Running => {
             let exit = match c.fate {
                 Fate::Crashes { code } if elapsed >= CRASH_AFTER => Some(code),
@@ -420,7 +431,7 @@ fn step(
                 format!("Back-off restarting failed container {container} in pod {pod}"),
             ));
         }
-        State::CrashBackOff if elapsed >= BACK_OFF => start(c, events),
+        State::CrashBackOff if elapsed >= back_off(c.starts) => start(c, events),
         _ => {}
     }
 }

@@ -34,7 +34,7 @@ impl Fakes {
         fs::create_dir_all(&bin).unwrap();
         let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
         for tool in ["docker", "minikube", "kubectl", "helm", "cargo", "rustc"] {
-            fs::copy(fakes.join(tool), bin.join(tool)).unwrap();
+            symlink(fakes.join(tool), bin.join(tool)).unwrap();
         }
         // What the fakes themselves run, and git for the tag: the real ones, and nothing else.
         for tool in [
@@ -54,29 +54,25 @@ impl Fakes {
     /// Adds one more fake from `tests/fakes/` (kubectl-ai, say) to the PATH.
     pub fn add_fake(&self, tool: &str) {
         let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes");
-        fs::copy(fakes.join(tool), self.dir.path().join("bin").join(tool)).unwrap();
+        symlink(fakes.join(tool), self.dir.path().join("bin").join(tool)).unwrap();
     }
 
+    /// A tool that does nothing and succeeds (`true` under its name).
     pub fn install(&self, tool: &str) {
         let path = self.dir.path().join("bin").join(tool);
-        fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
-        use std::os::unix::fs::PermissionsExt as _;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        symlink(which::which("true").expect("true"), path).unwrap();
     }
 
     /// Puts the real `tool` at `real` on the PATH in place of its fake, each call logged as the
-    /// fakes log theirs and its process id kept in `state()/TOOL.pids` (the script execs the
-    /// tool, which keeps the id).
-    pub fn use_real(&self, tool: &str, real: &Path) {
-        use std::os::unix::fs::PermissionsExt as _;
+    /// fakes log theirs and its process id kept in `state()/TOOL.pids` (`tests/fakes/logged`).
+    /// Links only: a test that wrote an executable while another thread forks could not run it
+    /// (ETXTBSY).
+    pub fn use_real(&mut self, tool: &str, real: &Path) {
         let path = self.dir.path().join("bin").join(tool);
         let _ = fs::remove_file(&path);
-        let script = format!(
-            "#!/bin/sh\nif [ -n \"$FAKE_STATE\" ]; then\n  echo \"{tool} $*\" >> \"$FAKE_STATE/calls.log\"\n  echo $$ >> \"$FAKE_STATE/{tool}.pids\"\nfi\nexec '{}' \"$@\"\n",
-            real.display()
-        );
-        fs::write(&path, script).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        symlink(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/logged"), path).unwrap();
+        let key = format!("REAL_{}", tool.to_uppercase().replace('-', "_"));
+        self.set(&key, real.to_str().unwrap());
     }
 
     /// One of the PATH's tools (a fake, or a real one put there), with the runs' environment.
@@ -338,6 +334,45 @@ pub fn standin(context: &str, fates: kube_standin::Fates) -> Option<(kube_standi
     let cluster = kube_standin::StandIn::start(context, fates).unwrap();
     let fakes = fakes_on_clusters(4, &[(context, &cluster)], context)?;
     Some((cluster, fakes))
+}
+
+/// The fates the tests choose by image tag, for the chart installed as on Minikube (images
+/// without a registry): the backend's `never` is never ready, `broken` cannot be pulled (looked
+/// for on Docker Hub, containerd answers so), `restart` exits once before it runs; the MCP
+/// server's `crash` always exits; the smoke test of `failtest` fails. Everything else runs and
+/// is ready, the frontend and MCP serving what `serve` says.
+pub fn fates_by_tag(serve: Option<&RealStack>) -> kube_standin::Fates {
+    use kube_standin::Fate;
+    let fates = kube_standin::Fates::new(|c| {
+        let tag = c.image.rsplit(':').next().unwrap_or_default();
+        let backend = c.image.starts_with("todo-backend");
+        match tag {
+            "never" if backend => Fate::NeverReady,
+            "broken" if backend => Fate::PullFails {
+                message: format!(
+                    "failed to pull and unpack image \"docker.io/library/{0}\": failed to resolve reference \"docker.io/library/{0}\": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed",
+                    c.image
+                ),
+            },
+            "restart" if backend => Fate::CrashesFirst { times: 1, code: 1 },
+            "crash" if c.image.starts_with("todo-mcp") => Fate::Crashes { code: 1 },
+            "failtest" if c.restart_policy != "Always" => Fate::Exits {
+                code: 1,
+                after: Duration::from_millis(100),
+            },
+            _ if c.restart_policy == "Always" => Fate::Runs {
+                ready_after: Duration::from_millis(100),
+            },
+            _ => Fate::Exits {
+                code: 0,
+                after: Duration::from_millis(100),
+            },
+        }
+    });
+    match serve {
+        Some(stack) => fates.serving(stack.serving()),
+        None => fates,
+    }
 }
 
 /// `helm upgrade --install` of the real chart as on Minikube (the images without a registry)
