@@ -394,8 +394,8 @@ pub struct BenchArgs {
     /// PostgreSQL to run against (default: TEST_DATABASE_URL, else the local test database)
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
-    /// mcp only: count the server's CPU instructions per call under valgrind (callgrind) instead
-    /// of timing it; the counts compare across machines, timings only within one
+    /// mcp and api only: count the server's CPU instructions per call under valgrind (callgrind)
+    /// instead of timing it; the counts compare across machines, timings only within one
     #[arg(long)]
     pub instructions: bool,
     /// Calls counted per scenario with --instructions

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use serde_json::json;
 use xshell::Shell;
 
+use super::instructions;
 use super::load::{Request, latency_header, load};
 use super::report::{Figure, Row};
 use super::stack::{none_failed, on_both_databases, postgres, release_service};
@@ -23,6 +24,9 @@ use crate::local::supervisor::Supervisor;
 use crate::project::{Profile, build_services, random_hex};
 
 const SEED_TASKS: usize = 1000;
+/// The tasks of the user whose requests `--instructions` counts, and its filtered page.
+pub const API_SEED_TASKS: usize = 1000;
+pub const API_PAGE_QUERY: &str = "tag=work&sort=due&limit=50";
 /// The organised user's task count.
 const ORGANISED_TASKS: usize = 10_000;
 /// The connections that list their pages. The target holds for one request at a time, the way one
@@ -41,6 +45,24 @@ const PAGE_QUERIES: [&str; 5] = [
 ];
 
 pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
+    if args.instructions {
+        instructions::check_valgrind()?;
+        build_services(sh, Profile::Release)?;
+        println!(
+            "\nbench api --instructions: todo-backend under callgrind, a user with {API_SEED_TASKS} tasks, {} calls per scenario (a tenth for the whole list), one at a time\n",
+            args.calls
+        );
+        return on_both_databases(sh, args, &instructions::header(), |url, database| {
+            let counts = instructions::api_on(url, database, args.calls)?;
+            Ok(counts
+                .into_iter()
+                .map(|(name, per_call)| {
+                    Row::new("api", &format!("{name}, instructions ({database})"))
+                        .with(vec![Figure::new("instructions", per_call as f64, "")])
+                })
+                .collect())
+        });
+    }
     let connections = args.connections.unwrap_or(64);
     let seconds = args.seconds.unwrap_or(10);
     build_services(sh, Profile::Release)?;
@@ -113,7 +135,7 @@ fn pages_on(database_url: &str, database: &str, duration: Duration) -> anyhow::R
     };
     let (seeding, base) = backend()?;
     let (token, user) = sign_up(&base, "organised")?;
-    seed_organised(&format!("{base}/api/{user}/tasks"), &token)?;
+    seed_organised(&format!("{base}/api/{user}/tasks"), &token, ORGANISED_TASKS)?;
     drop(seeding);
     // Freshly loaded tables have no planner statistics yet. PostgreSQL's autovacuum vacuums and
     // analyses them within a minute or two, and the backend refreshes SQLite's every minute;
@@ -160,7 +182,7 @@ fn pages_on(database_url: &str, database: &str, duration: Duration) -> anyhow::R
 
 /// `ORGANISED_TASKS` tasks with every priority, a tag or two of five, and due dates from five
 /// years back to five years ahead (some done), over eight connections.
-fn seed_organised(tasks_url: &str, token: &str) -> anyhow::Result<()> {
+pub fn seed_organised(tasks_url: &str, token: &str, count: usize) -> anyhow::Result<()> {
     const TAGS: [&str; 5] = ["work", "home", "errands", "health", "money"];
     let workers = 8;
     let handles: Vec<_> = (0..workers)
@@ -168,7 +190,7 @@ fn seed_organised(tasks_url: &str, token: &str) -> anyhow::Result<()> {
             let (url, token) = (tasks_url.to_string(), token.to_string());
             thread::spawn(move || -> anyhow::Result<()> {
                 let client = Client::new();
-                for i in 0..ORGANISED_TASKS / workers {
+                for i in 0..count / workers {
                     let n = i * workers + w;
                     let noun = ["report", "call", "invoice", "groceries", "plan"][n % 5];
                     let year = 2022 + n % 10;
