@@ -27,7 +27,10 @@ pub async fn connect(
         .await
         .context("cannot prepare the database")?;
     let jwks = jwks.cloned().map(JwksVerifier::new).transpose()?.map(Arc::new);
-    let verifier = TokenVerifier::new(tokens, jwks).with_revocations(db.clone());
+    let verifier = TokenVerifier::new(tokens, jwks)
+        .with_remembered_revocations(db.clone())
+        .await
+        .context("cannot listen for token revocations")?;
     Ok((db, Arc::new(verifier)))
 }
 

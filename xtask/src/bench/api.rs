@@ -57,8 +57,11 @@ pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<Vec<Row>> {
             Ok(counts
                 .into_iter()
                 .map(|(name, per_call)| {
-                    Row::new("api", &format!("{name}, instructions ({database})"))
-                        .with(vec![Figure::new("instructions", per_call as f64, "")])
+                    Row::new("api", &format!("{name}, instructions ({database})")).with(vec![Figure::new(
+                        "instructions",
+                        per_call as f64,
+                        "",
+                    )])
                 })
                 .collect())
         });

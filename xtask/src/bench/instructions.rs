@@ -80,7 +80,10 @@ impl Counted {
         }
         // Under valgrind the server starts some fifty times slower.
         supervisor.wait_ready(ready, Duration::from_secs(180))?;
-        let pid = supervisor.pid(name).with_context(|| format!("{name} is not running"))?.to_string();
+        let pid = supervisor
+            .pid(name)
+            .with_context(|| format!("{name} is not running"))?
+            .to_string();
         Ok(Counted {
             supervisor,
             pid,
@@ -123,7 +126,10 @@ pub fn mcp_on(database_url: &str, database: &str, calls: usize) -> anyhow::Resul
     let mut counted = Counted::start(
         service("mcp", "todo-mcp", mcp_port),
         &format!("http://127.0.0.1:{mcp_port}/readyz"),
-        vec![(service("backend", "todo-backend", backend_port), format!("{base}/readyz"))],
+        vec![(
+            service("backend", "todo-backend", backend_port),
+            format!("{base}/readyz"),
+        )],
     )?;
     let (token, user) = sign_up(&base, "instructions")?;
     seed_tasks(&base, &token, &user, MCP_SEED_TASKS)?;
@@ -143,7 +149,13 @@ pub fn api_on(database_url: &str, database: &str, calls: usize) -> anyhow::Resul
     let secret = random_hex(32);
     let base = format!("http://127.0.0.1:{port}");
     // Seeded at full speed, then counted under callgrind.
-    let seeding = Supervisor::start(vec![release_service("backend", "todo-backend", port, database_url, &secret)]);
+    let seeding = Supervisor::start(vec![release_service(
+        "backend",
+        "todo-backend",
+        port,
+        database_url,
+        &secret,
+    )]);
     let mut seeding = seeding?;
     seeding.wait_ready(&format!("{base}/readyz"), Duration::from_secs(60))?;
     let (token, user) = sign_up(&base, "instructions")?;
@@ -167,15 +179,22 @@ pub fn api_on(database_url: &str, database: &str, calls: usize) -> anyhow::Resul
         bail!("the user holds {} tasks, not {API_SEED_TASKS}", ids.len());
     }
     let mut counts = Vec::new();
-    let mut count = |name: &str, calls: usize, call: &mut dyn FnMut(usize) -> anyhow::Result<()>| -> anyhow::Result<()> {
-        let per_call = counted.per_call(calls, call)?;
-        println!("{:<24} {:>18}", format!("{name} ({database})"), thousands(per_call));
-        counts.push((name.to_string(), per_call));
-        Ok(())
-    };
-    count("get one task", calls, &mut |i| get_json(&format!("{tasks_url}/{}", ids[i % ids.len()]), &token).map(drop))?;
-    count("list 1000 tasks", (calls / 10).max(10), &mut |_| get_json(&tasks_url, &token).map(drop))?;
-    count("filtered page", calls, &mut |_| get_json(&format!("{tasks_url}?{API_PAGE_QUERY}"), &token).map(drop))?;
+    let mut count =
+        |name: &str, calls: usize, call: &mut dyn FnMut(usize) -> anyhow::Result<()>| -> anyhow::Result<()> {
+            let per_call = counted.per_call(calls, call)?;
+            println!("{:<24} {:>18}", format!("{name} ({database})"), thousands(per_call));
+            counts.push((name.to_string(), per_call));
+            Ok(())
+        };
+    count("get one task", calls, &mut |i| {
+        get_json(&format!("{tasks_url}/{}", ids[i % ids.len()]), &token).map(drop)
+    })?;
+    count("list 1000 tasks", (calls / 10).max(10), &mut |_| {
+        get_json(&tasks_url, &token).map(drop)
+    })?;
+    count("filtered page", calls, &mut |_| {
+        get_json(&format!("{tasks_url}?{API_PAGE_QUERY}"), &token).map(drop)
+    })?;
     // Last: it adds tasks.
     count("create task", calls, &mut |i| {
         client

@@ -24,7 +24,9 @@ use report::{Missing, Row};
 
 pub fn run(sh: &Shell, args: &BenchArgs) -> anyhow::Result<()> {
     if args.instructions && !matches!(args.target, Some(BenchTarget::Mcp | BenchTarget::Api)) {
-        bail!("--instructions counts MCP tool calls or API requests: use it with `cargo xtask bench mcp` or `bench api`");
+        bail!(
+            "--instructions counts MCP tool calls or API requests: use it with `cargo xtask bench mcp` or `bench api`"
+        );
     }
     match args.target {
         Some(target) => one(sh, args, target).and_then(|rows| held(target, &rows)),

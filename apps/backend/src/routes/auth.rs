@@ -171,7 +171,10 @@ fn local_accounts_on(state: &AppState) -> Result<(), ApiError> {
     responses((status = 204, description = "signed out"), (status = 401, body = ErrorBody)))]
 pub async fn sign_out(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
     match user.claims.jti.as_deref() {
-        Some(jti) => state.db.sign_out_token(jti, user.claims.exp).await?,
+        Some(jti) => {
+            state.db.sign_out_token(jti, user.claims.exp).await?;
+            state.verifier.forget_token(jti);
+        }
         // A token without an id (an external issuer's) is signed out where it was issued.
         None => {
             return Err(ApiError::bad_request(
@@ -245,6 +248,7 @@ mod tests {
     responses((status = 204, description = "deleted"), (status = 401, body = ErrorBody)))]
 pub async fn delete_me(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
     state.db.delete_account(user.id()).await?;
+    state.verifier.forget_account(user.id());
     tracing::info!(user = %user.id(), "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

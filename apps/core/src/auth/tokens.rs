@@ -6,7 +6,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use super::claims::{Claims, TokenError, decode, validation};
 use super::jwks::JwksVerifier;
-use crate::db::Db;
+use crate::db::standing::StandingCache;
+use crate::db::{Db, StoreError};
 
 /// Settings for the tokens this system issues and accepts.
 #[derive(Clone)]
@@ -78,6 +79,8 @@ pub struct TokenVerifier {
     hs256_validation: Validation,
     jwks: Option<Arc<JwksVerifier>>,
     revocations: Option<Db>,
+    /// The standings known from memory (see [`crate::db::standing`]).
+    standings: Option<StandingCache>,
     local_accounts: bool,
 }
 
@@ -88,6 +91,7 @@ impl TokenVerifier {
             hs256_validation: validation(Algorithm::HS256, &config.issuer, &config.audience),
             jwks,
             revocations: None,
+            standings: None,
             local_accounts: config.local_accounts,
         }
     }
@@ -100,13 +104,38 @@ impl TokenVerifier {
         self
     }
 
+    /// The same, answered from memory where the database announces what changes it
+    /// (PostgreSQL): one round trip less on every request.
+    pub async fn with_remembered_revocations(mut self, db: Db) -> Result<Self, StoreError> {
+        self.standings = Some(db.watch_token_standing().await?);
+        self.revocations = Some(db);
+        Ok(self)
+    }
+
+    /// This process revoked `user_id`'s tokens (the account was deleted): forgotten here at once,
+    /// before the announcement reaches the other processes.
+    pub fn forget_account(&self, user_id: &str) {
+        if let Some(standings) = &self.standings {
+            standings.forget_account(user_id);
+        }
+    }
+
+    /// This process signed out the token `jti`: forgotten here at once.
+    pub fn forget_token(&self, jti: &str) {
+        if let Some(standings) = &self.standings {
+            standings.forget_token(jti);
+        }
+    }
+
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let (claims, external) = self.verify_signature(token).await?;
         if let Some(db) = &self.revocations {
-            let standing = db
-                .token_standing(&claims.sub, claims.iat, claims.jti.as_deref())
-                .await
-                .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+            let jti = claims.jti.as_deref();
+            let standing = match &self.standings {
+                Some(standings) => standings.standing(db, &claims.sub, claims.iat, jti).await,
+                None => db.token_standing(&claims.sub, claims.iat, jti).await,
+            }
+            .map_err(|e| TokenError::Unavailable(e.to_string()))?;
             if standing.revoked {
                 return Err(TokenError::Revoked);
             }

@@ -88,7 +88,7 @@ impl Db {
         let feed = ChangeFeed { sender: sender.clone() };
         match self {
             Db::Postgres(pool) => {
-                let listener = connect_listener(pool).await?;
+                let listener = connect_listener(pool, CHANNEL_PREFIX).await?;
                 tokio::spawn(listen(pool.clone(), listener, sender));
             }
             Db::Sqlite(pool, _) => {
@@ -118,27 +118,37 @@ async fn listen(pool: PgPool, mut listener: PgListener, sender: broadcast::Sende
             Err(error) => {
                 tracing::warn!(%error, "the task change listener failed; reconnecting");
                 let _ = sender.send(TaskChange::Unknown);
-                listener = loop {
-                    tokio::time::sleep(RETRY_AFTER).await;
-                    if pool.is_closed() {
-                        return;
-                    }
-                    match connect_listener(&pool).await {
-                        Ok(listener) => break listener,
-                        Err(error) => tracing::warn!(%error, "cannot listen for task changes; retrying"),
-                    }
+                let Some(again) = relisten(&pool, CHANNEL_PREFIX).await else {
+                    return;
                 };
+                listener = again;
             }
         }
     }
 }
 
-async fn connect_listener(pool: &PgPool) -> Result<PgListener, StoreError> {
+/// A connection listening on `<prefix>.<schema>`, the channel the triggers of the pool's schema
+/// notify.
+pub(super) async fn connect_listener(pool: &PgPool, prefix: &str) -> Result<PgListener, StoreError> {
     let mut listener = PgListener::connect_with(pool).await?;
     // The schema the pool's tables are found in, as the trigger names it.
     let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(pool).await?;
-    listener.listen(&format!("{CHANNEL_PREFIX}.{schema}")).await?;
+    listener.listen(&format!("{prefix}.{schema}")).await?;
     Ok(listener)
+}
+
+/// Listens again after a failure, retrying every `RETRY_AFTER`; `None` once the pool is closed.
+pub(super) async fn relisten(pool: &PgPool, prefix: &str) -> Option<PgListener> {
+    loop {
+        tokio::time::sleep(RETRY_AFTER).await;
+        if pool.is_closed() {
+            return None;
+        }
+        match connect_listener(pool, prefix).await {
+            Ok(listener) => return Some(listener),
+            Err(error) => tracing::warn!(%error, channel = prefix, "cannot listen; retrying"),
+        }
+    }
 }
 
 /// SQLite: reads the users whose sequence number passed the last one seen.

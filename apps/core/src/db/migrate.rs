@@ -15,13 +15,14 @@ use super::Backend;
 static SOURCE: Migrator = sqlx::migrate!("./migrations");
 
 /// Each placeholder with what it stands for on each backend.
-fn placeholders(backend: Backend) -> [(&'static str, &'static str); 5] {
+fn placeholders(backend: Backend) -> [(&'static str, &'static str); 6] {
     [
         ("{{identity}}", identity(backend)),
         ("{{tags_of_tasks}}", tags_of_tasks(backend)),
         ("{{title_sort_indexes}}", title_sort_indexes(backend)),
         ("{{task_change_feed}}", task_change_feed(backend)),
         ("{{search_trigram_index}}", search_trigram_index(backend)),
+        ("{{auth_change_feed}}", auth_change_feed(backend)),
     ]
 }
 
@@ -57,6 +58,36 @@ fn title_sort_indexes(backend: Backend) -> &'static str {
              CREATE INDEX tasks_user_title_idx ON tasks (user_id, lower(title), id, search_text);\n\
              CREATE INDEX tasks_user_title_desc_idx ON tasks (user_id, lower(title) DESC, id, search_text);"
         }
+    }
+}
+
+/// How a change to a token's standing is announced (see `0009_auth_change_feed.sql`, and
+/// [`super::standing`] for the reader): a NOTIFY on PostgreSQL; nothing on SQLite, whose readers
+/// keep asking.
+fn auth_change_feed(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => {
+            "CREATE FUNCTION todo_announce_auth_change() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+             DECLARE row_ record;\n\
+             BEGIN\n\
+               IF TG_OP = 'DELETE' THEN row_ := OLD; ELSE row_ := NEW; END IF;\n\
+               IF TG_TABLE_NAME = 'signed_out_tokens' THEN\n\
+                 PERFORM pg_notify('todo_auth_changes.' || TG_TABLE_SCHEMA, 'jti:' || row_.jti);\n\
+               ELSIF TG_TABLE_NAME = 'users' THEN\n\
+                 PERFORM pg_notify('todo_auth_changes.' || TG_TABLE_SCHEMA, 'user:' || row_.id);\n\
+               ELSE\n\
+                 PERFORM pg_notify('todo_auth_changes.' || TG_TABLE_SCHEMA, 'user:' || row_.user_id);\n\
+               END IF;\n\
+               RETURN NULL;\n\
+             END $$;\n\
+             CREATE TRIGGER token_revocations_announce AFTER INSERT OR UPDATE OR DELETE ON token_revocations\n\
+               FOR EACH ROW EXECUTE FUNCTION todo_announce_auth_change();\n\
+             CREATE TRIGGER signed_out_tokens_announce AFTER INSERT OR DELETE ON signed_out_tokens\n\
+               FOR EACH ROW EXECUTE FUNCTION todo_announce_auth_change();\n\
+             CREATE TRIGGER users_announce AFTER INSERT OR DELETE ON users\n\
+               FOR EACH ROW EXECUTE FUNCTION todo_announce_auth_change();"
+        }
+        Backend::Sqlite => "",
     }
 }
 

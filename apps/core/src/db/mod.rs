@@ -9,6 +9,7 @@ pub mod changes;
 pub mod conversations;
 mod error;
 mod migrate;
+pub mod standing;
 pub mod tasks;
 pub mod users;
 

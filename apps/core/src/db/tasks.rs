@@ -261,7 +261,9 @@ impl Db {
             return Err(limit_reached());
         };
         if let Some(sql) = insert_tags_sql(created.tags.len()) {
-            bind_tags!(sqlx::query(AssertSqlSafe(sql)), &created).execute(&mut *tx).await?;
+            bind_tags!(sqlx::query(AssertSqlSafe(sql)), &created)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(created)

@@ -71,6 +71,20 @@ impl Db {
         issued_at: i64,
         jti: Option<&str>,
     ) -> Result<TokenStanding, StoreError> {
+        let (revoked_at, signed_out, local) = self.token_facts(user_id, jti).await?;
+        Ok(TokenStanding {
+            revoked: revoked_at.is_some_and(|at| issued_at <= at) || signed_out,
+            local_account: local,
+        })
+    }
+
+    /// What a token's standing is made of: when `user_id`'s tokens were last revoked, whether
+    /// the token `jti` was signed out, and whether `user_id` is a local account.
+    pub(crate) async fn token_facts(
+        &self,
+        user_id: &str,
+        jti: Option<&str>,
+    ) -> Result<(Option<i64>, bool, bool), StoreError> {
         const SQL: &str = "SELECT \
              (SELECT revoked_at FROM token_revocations WHERE user_id = $1), \
              CASE WHEN EXISTS (SELECT 1 FROM signed_out_tokens WHERE jti = $2) THEN 1 ELSE 0 END, \
@@ -78,10 +92,7 @@ impl Db {
         let (revoked_at, signed_out, local): (Option<i64>, i32, i32) = on_pool!(self, pool => {
             sqlx::query_as(SQL).bind(user_id).bind(jti).fetch_one(pool).await
         })?;
-        Ok(TokenStanding {
-            revoked: revoked_at.is_some_and(|at| issued_at <= at) || signed_out != 0,
-            local_account: local != 0,
-        })
+        Ok((revoked_at, signed_out != 0, local != 0))
     }
 
     /// Takes back one token (sign-out) until `expires_at`, when it would stop working anyway, and
