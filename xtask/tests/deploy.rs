@@ -318,11 +318,7 @@ fn a_failed_smoke_test_pod_left_behind_does_not_fail_the_next_rollout() {
     let installed = helm_install(&fakes, &["--set", "global.image.tag=failtest"]);
     assert!(installed.status.success(), "{}", stderr(&installed));
     wait_for_pods(&cluster, |pods| pods.len() == 5 && pods.iter().all(ready));
-    let tested = fakes
-        .tool("helm")
-        .args(["test", "todo-chatbot", "--namespace", "chatbot-dev"])
-        .output()
-        .unwrap();
+    let tested = helm_test(&fakes);
     assert!(!tested.status.success(), "the first revision's smoke test fails");
     let output = fakes.xtask(&[
         "deploy",

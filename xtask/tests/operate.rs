@@ -371,11 +371,7 @@ fn verify_leaves_out_terminating_pods_and_the_last_helm_test_pod() {
     let Some((cluster, fakes)) = cluster_of(lingering, &[&["--set", &failtest]]) else {
         return;
     };
-    let tested = fakes
-        .tool("helm")
-        .args(["test", "todo-chatbot", "--namespace", "chatbot-dev"])
-        .output()
-        .unwrap();
+    let tested = helm_test(&fakes);
     assert!(!tested.status.success(), "the first revision's smoke test fails");
     let upgraded = helm_install(&fakes, &["--set", &good]);
     assert!(upgraded.status.success(), "{}", stderr(&upgraded));

@@ -389,6 +389,15 @@ pub fn helm_install(fakes: &Fakes, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `helm test` of the release in chatbot-dev, with the real Helm on the fakes' PATH.
+pub fn helm_test(fakes: &Fakes) -> Output {
+    fakes
+        .tool("helm")
+        .args(["test", "todo-chatbot", "--namespace", "chatbot-dev"])
+        .output()
+        .unwrap()
+}
+
 /// Waits (up to 30 s) until `settled` holds for chatbot-dev's pods.
 pub fn wait_for_pods(cluster: &kube_standin::StandIn, settled: impl Fn(&[Value]) -> bool) {
     let started = std::time::Instant::now();

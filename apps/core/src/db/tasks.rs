@@ -90,6 +90,22 @@ macro_rules! bind_tags {
     }};
 }
 
+/// `$1`…`$7` of a task's insert, on either engine's query: the owner, title, description,
+/// priority, tags (JSON), due date and the time (created and updated).
+macro_rules! bind_new_task {
+    ($query:expr, $user_id:expr, $task:expr, $tags:expr, $now:expr) => {{
+        let task: &NewTask = $task;
+        $query
+            .bind($user_id)
+            .bind(&task.title)
+            .bind(&task.description)
+            .bind(task.priority.rank())
+            .bind($tags)
+            .bind(task.due_at)
+            .bind($now)
+    }};
+}
+
 impl Db {
     /// Every task of a user with a status, oldest first: the original listing.
     pub async fn list_tasks(&self, user_id: &str, status: StatusFilter) -> Result<Vec<Task>, StoreError> {
@@ -228,14 +244,7 @@ impl Db {
             // it), where BEGIN, the inserts and COMMIT took three or four.
             Db::Postgres(pool) => {
                 let sql = if cap == 0 { PG_SQL } else { PG_CAPPED };
-                let mut insert = sqlx::query_as::<_, Task>(sql)
-                    .bind(user_id)
-                    .bind(&task.title)
-                    .bind(&task.description)
-                    .bind(task.priority.rank())
-                    .bind(&tags)
-                    .bind(task.due_at)
-                    .bind(now)
+                let mut insert = bind_new_task!(sqlx::query_as::<_, Task>(sql), user_id, task, &tags, now)
                     .bind(task.tags.as_slice());
                 if cap != 0 {
                     insert = insert.bind(i64::from(cap));
@@ -246,14 +255,7 @@ impl Db {
         };
         let sql = if cap == 0 { SQL } else { CAPPED };
         let mut tx = pool.begin().await?;
-        let mut insert = sqlx::query_as::<_, Task>(sql)
-            .bind(user_id)
-            .bind(&task.title)
-            .bind(&task.description)
-            .bind(task.priority.rank())
-            .bind(&tags)
-            .bind(task.due_at)
-            .bind(now);
+        let mut insert = bind_new_task!(sqlx::query_as::<_, Task>(sql), user_id, task, &tags, now);
         if cap != 0 {
             insert = insert.bind(i64::from(cap));
         }
